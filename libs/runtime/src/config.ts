@@ -1,0 +1,299 @@
+import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+
+/**
+ * Static configuration: one YAML file, validated at start-up against this schema. Secrets
+ * never live in the file: provider keys and extra API keys are named by environment variable.
+ * Every field is documented in docs/configuration.md.
+ */
+
+const port = z.number().int().min(0).max(65535);
+
+const ServerSchema = z
+  .object({
+    host: z.string().default("127.0.0.1"),
+    port: port.default(8080),
+    /** Largest request body accepted on any surface. */
+    max_body_bytes: z.number().int().positive().default(4 * 1024 * 1024),
+    /** How long shutdown waits for in-flight calls before closing them. */
+    drain_timeout_ms: z.number().int().nonnegative().default(10_000),
+  })
+  .strict();
+
+const ApiKeySchema = z
+  .object({
+    /** Public key id: appears in events and logs instead of the key. */
+    id: z.string().min(1),
+    tenant: z.string().min(1),
+    team: z.string().default(""),
+    user: z.string().default(""),
+    roles: z.array(z.string()).default(["developer"]),
+    /** Models this key may call; empty means all. */
+    models: z.array(z.string()).default([]),
+    /** sha256 hex of the key. */
+    key_sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, "must be the 64-character lowercase hex sha256 of the key")
+      .optional(),
+    /** Or: the environment variable holding the key (hashed at start-up, never kept). */
+    key_env: z.string().optional(),
+    redaction_policy: z.string().default("default"),
+  })
+  .strict()
+  .refine((k) => (k.key_sha256 ? 1 : 0) + (k.key_env ? 1 : 0) === 1, {
+    message: "give exactly one of key_sha256 or key_env",
+  });
+
+const ProviderSchema = z
+  .object({
+    id: z.string().min(1),
+    /** Adapter kind. "demo" echoes; "openai" speaks the OpenAI chat-completions API. */
+    kind: z.enum(["demo", "openai"]),
+    base_url: z.string().url().optional(),
+    /** Environment variable with the provider's API key; the provider is off when it is unset. */
+    api_key_env: z.string().optional(),
+    /** Keep-alive connections per upstream origin. */
+    connections: z.number().int().positive().default(128),
+    timeout_ms: z.number().int().positive().default(120_000),
+  })
+  .strict();
+
+const DeploymentSchema = z
+  .object({
+    provider: z.string().min(1),
+    /** The model name the provider knows. */
+    model: z.string().min(1),
+  })
+  .strict();
+
+const ModelSchema = z
+  .object({
+    name: z.string().min(1),
+    owned_by: z.string().default("tessera"),
+    deployments: z.array(DeploymentSchema).min(1),
+  })
+  .strict();
+
+const RedactionPolicySchema = z
+  .object({
+    /** Entity types to mask. This slice knows "email". */
+    mask: z.array(z.enum(["email"])).default(["email"]),
+  })
+  .strict();
+
+const PromptSchema = z
+  .object({
+    name: z.string().min(1),
+    tenant: z.string().default("*"),
+    versions: z
+      .array(
+        z
+          .object({
+            version: z.number().int().positive(),
+            model: z.string().min(1),
+            messages: z
+              .array(
+                z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() }).strict(),
+              )
+              .min(1),
+            variables: z.array(z.string()).default([]),
+          })
+          .strict(),
+      )
+      .min(1),
+    labels: z.record(z.string(), z.number().int().positive()).default({}),
+  })
+  .strict();
+
+const EventsSchema = z
+  .discriminatedUnion("kind", [
+    z.object({ kind: z.literal("memory") }).strict(),
+    z
+      .object({
+        kind: z.literal("kafka"),
+        brokers: z.array(z.string().min(1)).min(1),
+        topic: z.string().default("tessera.requests.v1"),
+        group_id: z.string().default("tessera-metering"),
+      })
+      .strict(),
+  ])
+  .default({ kind: "memory" });
+
+const UsageStoreSchema = z
+  .discriminatedUnion("kind", [
+    z.object({ kind: z.literal("embedded") }).strict(),
+    z
+      .object({
+        kind: z.literal("clickhouse"),
+        url: z.string().url(),
+        database: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).default("tessera"),
+        username: z.string().default("default"),
+        password_env: z.string().optional(),
+      })
+      .strict(),
+  ])
+  .default({ kind: "embedded" });
+
+const ServiceAddrSchema = z
+  .object({
+    /** Where the service listens in mesh mode. */
+    listen: z.object({ host: z.string().default("127.0.0.1"), port }).strict(),
+    /** How others reach it (defaults to http://listen.host:listen.port). */
+    url: z.string().url().optional(),
+  })
+  .strict();
+
+const MeshSchema = z
+  .object({
+    authz: ServiceAddrSchema,
+    redaction: ServiceAddrSchema,
+    router: ServiceAddrSchema,
+    prompt_registry: ServiceAddrSchema,
+    metering: ServiceAddrSchema,
+  })
+  .strict();
+
+const TelemetrySchema = z
+  .object({
+    /** OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces; off when empty. */
+    otlp_traces_url: z.string().url().optional(),
+    /** Fraction of calls traced, 0..1. */
+    sample_ratio: z.number().min(0).max(1).default(1),
+  })
+  .strict()
+  .default({ sample_ratio: 1 });
+
+export const ConfigSchema = z
+  .object({
+    server: ServerSchema.default({} as never),
+    api_keys: z.array(ApiKeySchema).default([]),
+    providers: z.array(ProviderSchema).default([]),
+    models: z.array(ModelSchema).default([]),
+    redaction: z
+      .object({ policies: z.record(z.string(), RedactionPolicySchema).default({}) })
+      .strict()
+      .default({ policies: {} }),
+    prompts: z.array(PromptSchema).default([]),
+    events: EventsSchema,
+    usage_store: UsageStoreSchema,
+    mesh: MeshSchema.optional(),
+    telemetry: TelemetrySchema,
+  })
+  .strict();
+
+/** The validated file as written. */
+export type RawConfig = z.infer<typeof ConfigSchema>;
+
+/** An API key ready for lookup: the secret is only kept as its hash. */
+export interface ResolvedApiKey extends Omit<z.infer<typeof ApiKeySchema>, "key_env" | "key_sha256"> {
+  keySha256: string;
+}
+
+/** A provider with its secret resolved from the environment (undefined when off). */
+export interface ResolvedProvider extends z.infer<typeof ProviderSchema> {
+  apiKey: string | undefined;
+}
+
+/** Configuration after validation, env resolution and defaults. */
+export interface Config extends Omit<RawConfig, "api_keys" | "providers"> {
+  apiKeys: ResolvedApiKey[];
+  providers: ResolvedProvider[];
+}
+
+/** A configuration problem, naming the field and what to do. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** sha256 hex of a secret, the only form in which keys are kept. */
+export function sha256Hex(secret: string): string {
+  return createHash("sha256").update(secret).digest("hex");
+}
+
+/** Parse and validate configuration text. `source` names it in errors. */
+export function parseConfig(text: string, source: string, env: NodeJS.ProcessEnv = process.env): Config {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
+  }
+  const parsed = ConfigSchema.safeParse(doc);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  - ${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new ConfigError(`${source}: invalid configuration:\n${lines.join("\n")}`);
+  }
+  const raw = parsed.data;
+  return resolve(raw, source, env);
+}
+
+function resolve(raw: RawConfig, source: string, env: NodeJS.ProcessEnv): Config {
+  const problems: string[] = [];
+  const apiKeys: ResolvedApiKey[] = [];
+  raw.api_keys.forEach((k, i) => {
+    const { key_env, key_sha256, ...rest } = k;
+    let hash = key_sha256;
+    if (key_env) {
+      const v = env[key_env];
+      if (!v) {
+        problems.push(`api_keys.${i}.key_env: environment variable ${key_env} is not set; set it or remove key ${k.id}`);
+        return;
+      }
+      hash = sha256Hex(v);
+    }
+    apiKeys.push({ ...rest, keySha256: hash! });
+  });
+  const ids = new Set<string>();
+  raw.api_keys.forEach((k, i) => {
+    if (ids.has(k.id)) problems.push(`api_keys.${i}.id: duplicate key id ${k.id}`);
+    ids.add(k.id);
+  });
+  const providers: ResolvedProvider[] = raw.providers.map((p) => ({
+    ...p,
+    apiKey: p.api_key_env ? env[p.api_key_env] || undefined : undefined,
+  }));
+  const providerIds = new Set(providers.map((p) => p.id));
+  raw.providers.forEach((p, i) => {
+    if (p.kind !== "demo" && !p.base_url) problems.push(`providers.${i}.base_url: required for kind ${p.kind}`);
+  });
+  raw.models.forEach((m, i) =>
+    m.deployments.forEach((d, j) => {
+      if (!providerIds.has(d.provider))
+        problems.push(`models.${i}.deployments.${j}.provider: unknown provider "${d.provider}" (define it under providers)`);
+    }),
+  );
+  for (const [i, k] of raw.api_keys.entries()) {
+    if (!(k.redaction_policy in raw.redaction.policies) && k.redaction_policy !== "default")
+      problems.push(`api_keys.${i}.redaction_policy: unknown policy "${k.redaction_policy}"`);
+  }
+  if (problems.length) throw new ConfigError(`${source}: invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+  const { api_keys: _k, providers: _p, ...rest } = raw;
+  return { ...rest, apiKeys, providers };
+}
+
+/**
+ * Load the configuration file: TESSERA_CONFIG if set, else `defaultPath`. Errors name the file
+ * and the field.
+ */
+export function loadConfig(defaultPath: string, env: NodeJS.ProcessEnv = process.env): Config {
+  const path = env["TESSERA_CONFIG"] || defaultPath;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(
+      `cannot read configuration file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; set TESSERA_CONFIG to a readable YAML file`,
+    );
+  }
+  const cfg = parseConfig(text, path, env);
+  const envPort = env["TESSERA_PORT"];
+  if (envPort !== undefined && envPort !== "") {
+    const p = Number(envPort);
+    if (!Number.isInteger(p) || p < 0 || p > 65535)
+      throw new ConfigError(`TESSERA_PORT: "${envPort}" is not a port number (0-65535)`);
+    cfg.server.port = p;
+  }
+  return cfg;
+}

@@ -1,0 +1,165 @@
+import * as http from "node:http";
+import * as http2 from "node:http2";
+import * as net from "node:net";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { create } from "@bufbuild/protobuf";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus,
+  HealthCheckResponseSchema,
+} from "@tessera/gen/grpc/health/v1/health_pb";
+import type { Logger } from "./log.js";
+import { createErrorInterceptor, createServerTracingInterceptor } from "./interceptors.js";
+
+/** A Node request handler for both HTTP/1.1 and HTTP/2 requests. */
+export type NodeHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+/** Options for {@link startServer}. */
+export interface ServerOptions {
+  /** Service name, for logs and the gRPC health protocol. */
+  name: string;
+  host: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** Connect/gRPC/gRPC-Web services to serve. */
+  routes: (router: ConnectRouter) => void;
+  /** Plain HTTP routes (REST surfaces); called for paths no RPC matches. */
+  rest?: NodeHandler;
+  log: Logger;
+  /** Largest RPC message accepted. */
+  readMaxBytes?: number;
+  /** How long close() waits for in-flight calls. */
+  drainTimeoutMs?: number;
+}
+
+/** A running server. */
+export interface RunningServer {
+  port: number;
+  url: string;
+  /** Stop accepting, mark not serving, wait for in-flight calls (bounded), then close. */
+  close(): Promise<void>;
+}
+
+const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * Start one listener that speaks HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge) on the
+ * same port, serving Connect, gRPC and gRPC-Web for `routes`, `/healthz`, the gRPC health
+ * protocol, and `rest` for everything else. The protocol is told from the first bytes of each
+ * connection: the HTTP/2 preface goes to the HTTP/2 server, anything else to HTTP/1.1.
+ */
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const log = opts.log;
+  let serving = true;
+  let inFlight = 0;
+  let drained: (() => void) | undefined;
+
+  const connect = connectNodeAdapter({
+    routes: (router) => {
+      opts.routes(router);
+      router.service(Health, {
+        check: () =>
+          create(HealthCheckResponseSchema, {
+            status: serving ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING,
+          }),
+        async *watch() {
+          yield create(HealthCheckResponseSchema, {
+            status: serving ? HealthCheckResponse_ServingStatus.SERVING : HealthCheckResponse_ServingStatus.NOT_SERVING,
+          });
+        },
+      });
+    },
+    interceptors: [createServerTracingInterceptor(), createErrorInterceptor(log)],
+    readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
+    fallback: (req, res) => {
+      if (req.url === "/healthz" || req.url === "/readyz") {
+        const body = JSON.stringify({ status: serving ? "ok" : "draining", service: opts.name });
+        res.writeHead(serving ? 200 : 503, { "content-type": "application/json" });
+        res.end(body);
+        return;
+      }
+      if (opts.rest) return opts.rest(req as never, res as never);
+      res.writeHead(404, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: `no route for ${req.method} ${req.url}`, type: "not_found" } }));
+    },
+  }) as unknown as NodeHandler;
+
+  const handler: NodeHandler = (req, res) => {
+    inFlight++;
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      inFlight--;
+      if (inFlight === 0 && drained) drained();
+    };
+    res.once("finish", finish);
+    res.once("close", finish);
+    connect(req, res);
+  };
+
+  const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler as http.RequestListener);
+  const h2 = http2.createServer({}, handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (s) => {
+    sessions.add(s);
+    s.once("close", () => sessions.delete(s));
+  });
+  const sockets = new Set<net.Socket>();
+
+  const listener = net.createServer((sock) => {
+    sockets.add(sock);
+    sock.once("close", () => sockets.delete(sock));
+    sock.setNoDelay(true);
+    sock.once("readable", function onReadable() {
+      const head: Buffer | null = sock.read();
+      if (head === null) {
+        sock.once("readable", onReadable);
+        return;
+      }
+      sock.unshift(head);
+      const n = Math.min(head.length, H2_PREFACE.length);
+      const isH2 = head.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      (isH2 ? h2 : h1).emit("connection", sock);
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = listener.address() as net.AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  log.info({ port: addr.port, host: addr.address }, `${opts.name} listening`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    port: addr.port,
+    url: `http://${host}:${addr.port}`,
+    close() {
+      closing ??= (async () => {
+        serving = false;
+        listener.close();
+        for (const s of sessions) s.close();
+        h1.closeIdleConnections();
+        if (inFlight > 0) {
+          const timeout = opts.drainTimeoutMs ?? 10_000;
+          log.info({ inFlight, timeoutMs: timeout }, "draining in-flight calls");
+          await new Promise<void>((resolve) => {
+            drained = resolve;
+            setTimeout(resolve, timeout).unref();
+          });
+        }
+        h1.closeAllConnections();
+        for (const s of sessions) s.destroy();
+        for (const s of sockets) s.destroy();
+        log.info("server closed");
+      })();
+      return closing;
+    },
+  };
+}

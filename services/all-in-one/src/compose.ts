@@ -1,0 +1,87 @@
+import type { EventConsumer, EventPublisher } from "@tessera/events";
+import { createKafkaConsumer, createKafkaPublisher, createMemoryEventBus } from "@tessera/events";
+import type { UsageStore } from "@tessera/usage-store";
+import {
+  createInProcessTransport,
+  startServer,
+  type Config,
+  type Logger,
+  type RunningServer,
+} from "@tessera/runtime";
+import { build as buildAuthz } from "@tessera/authz";
+import { build as buildRedaction } from "@tessera/redaction";
+import { build as buildRouter } from "@tessera/router";
+import { createIngress } from "@tessera/ingress";
+import { createMetering, createUsageStore } from "@tessera/metering";
+
+/** A running all-in-one gateway. */
+export interface AllInOne {
+  server: RunningServer;
+  /** The usage store metering writes to (tests read it back). */
+  store: UsageStore;
+  /** The event publisher ingress writes to. */
+  events: EventPublisher;
+  /** Drain calls, flush events into the store, release everything. */
+  stop(): Promise<void>;
+}
+
+function eventBus(cfg: Config, log: Logger): { publisher: EventPublisher; consumer: EventConsumer } {
+  if (cfg.events.kind === "memory") {
+    const bus = createMemoryEventBus({ log });
+    return { publisher: bus, consumer: bus };
+  }
+  const { brokers, topic, group_id } = cfg.events;
+  return {
+    publisher: createKafkaPublisher({ brokers, topic, clientId: "tessera", log }),
+    consumer: createKafkaConsumer({ brokers, topic, groupId: group_id, clientId: "tessera", log }),
+  };
+}
+
+/**
+ * Every service in one process: the same service code as the mesh, wired through Connect's
+ * in-memory transport instead of HTTP/2, with the embedded defaults unless the configuration
+ * names real engines.
+ */
+export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne> {
+  const authz = await buildAuthz(cfg);
+  const redaction = await buildRedaction(cfg);
+  const router = await buildRouter(cfg, log.child({ service: "router" }));
+  const { publisher, consumer } = eventBus(cfg, log);
+  const store = createUsageStore(cfg, log);
+  const metering = createMetering({ consumer, store, log: log.child({ service: "metering" }) });
+  const ingress = createIngress({
+    authz: createInProcessTransport(authz.routes, log),
+    redaction: createInProcessTransport(redaction.routes, log),
+    router: createInProcessTransport(router.routes, log),
+    events: publisher,
+    log,
+    maxBodyBytes: cfg.server.max_body_bytes,
+  });
+  await metering.start!();
+  const server = await startServer({
+    name: "tessera",
+    host: cfg.server.host,
+    port: cfg.server.port,
+    routes: ingress.routes,
+    rest: ingress.rest,
+    log,
+    readMaxBytes: cfg.server.max_body_bytes,
+    drainTimeoutMs: cfg.server.drain_timeout_ms,
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    server,
+    store,
+    events: publisher,
+    stop() {
+      stopping ??= (async () => {
+        await server.close();
+        await publisher.flush();
+        await ingress.stop();
+        await metering.stop();
+        await router.stop();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,60 @@
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import { TesseraError } from "@tessera/runtime";
+
+export type Req = http.IncomingMessage | http2.Http2ServerRequest;
+export type Res = http.ServerResponse | http2.Http2ServerResponse;
+
+/** The caller's credential: `Authorization: Bearer <key>` or `x-api-key: <key>`. */
+export function credentialOf(headers: Record<string, string | string[] | undefined>): string {
+  const auth = headers["authorization"];
+  const a = Array.isArray(auth) ? auth[0] : auth;
+  if (a) {
+    const m = /^Bearer\s+(.+)$/i.exec(a.trim());
+    return m ? m[1]!.trim() : "";
+  }
+  const x = headers["x-api-key"];
+  return (Array.isArray(x) ? x[0] : x)?.trim() ?? "";
+}
+
+/**
+ * Read a JSON body, refusing more than `limit` bytes (413, read stops at the limit) and
+ * anything that is not JSON (400).
+ */
+export async function readJson(req: Req, limit: number): Promise<unknown> {
+  const declared = Number(req.headers["content-length"] ?? "NaN");
+  if (Number.isFinite(declared) && declared > limit)
+    throw new TesseraError("payload_too_large", `Request body of ${declared} bytes is larger than the limit of ${limit} bytes.`, { code: "body_too_large" });
+  const parts: Buffer[] = [];
+  let n = 0;
+  for await (const c of req as AsyncIterable<Buffer>) {
+    n += c.length;
+    if (n > limit) {
+      throw new TesseraError("payload_too_large", `Request body is larger than the limit of ${limit} bytes.`, { code: "body_too_large" });
+    }
+    parts.push(c);
+  }
+  const text = Buffer.concat(parts, n).toString("utf8");
+  if (text.trim() === "")
+    throw new TesseraError("invalid_request", "We could not parse the JSON body of your request: the body is empty. Send a JSON object.", { code: "invalid_json" });
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new TesseraError(
+      "invalid_request",
+      `We could not parse the JSON body of your request (${(err as Error).message}). Send valid JSON with 'Content-Type: application/json'.`,
+      { code: "invalid_json" },
+    );
+  }
+}
+
+/** Write a JSON answer. */
+export function sendJson(res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  (res as http.ServerResponse).writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}

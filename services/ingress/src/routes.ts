@@ -1,0 +1,65 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { ChatRequestSchema } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
+import {
+  ChatResponseSchema,
+  ChatStreamResponseSchema,
+  GatewayService,
+  ListModelsResponseSchema,
+} from "@tessera/gen/tessera/gateway/v1/gateway_pb";
+import { TesseraError } from "@tessera/runtime";
+import type { CallPipeline } from "./domain/call.js";
+import { credentialOf } from "./rest/http.js";
+
+function headersRecord(h: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  const a = h.get("authorization");
+  if (a) out["authorization"] = a;
+  const x = h.get("x-api-key");
+  if (x) out["x-api-key"] = x;
+  return out;
+}
+
+/** Validate what the REST parser checks for JSON callers, for protobuf callers. */
+function checkRequest(req: { request?: { model: string; messages: unknown[] } }) {
+  if (!req.request) throw new TesseraError("invalid_request", "request is required", { param: "request" });
+  if (!req.request.model) throw new TesseraError("invalid_request", "request.model is required", { param: "request.model" });
+  if (req.request.messages.length === 0)
+    throw new TesseraError("invalid_request", "request.messages must have at least one message", { param: "request.messages" });
+}
+
+/** Bind the public GatewayService (gRPC, Connect, gRPC-Web). */
+export function routes(deps: { pipeline: CallPipeline }) {
+  const { pipeline } = deps;
+  return (router: ConnectRouter) =>
+    router.service(GatewayService, {
+      async chat(req, ctx) {
+        checkRequest(req);
+        const r = await pipeline.chat({
+          credential: credentialOf(headersRecord(ctx.requestHeader)),
+          request: req.request ?? create(ChatRequestSchema),
+          surface: Surface.GRPC,
+          signal: ctx.signal,
+        });
+        ctx.responseHeader.set("x-request-id", r.requestId);
+        return create(ChatResponseSchema, { response: r.response, requestId: r.requestId, deployment: r.served.deployment });
+      },
+      async *chatStream(req, ctx) {
+        checkRequest(req);
+        const s = await pipeline.chatStream({
+          credential: credentialOf(headersRecord(ctx.requestHeader)),
+          request: req.request ?? create(ChatRequestSchema),
+          surface: Surface.GRPC,
+          signal: ctx.signal,
+        });
+        ctx.responseHeader.set("x-request-id", s.requestId);
+        for await (const chunk of s.chunks)
+          yield create(ChatStreamResponseSchema, { chunk, requestId: s.requestId, deployment: s.served.deployment });
+      },
+      async listModels(_req, ctx) {
+        const models = await pipeline.listModels(credentialOf(headersRecord(ctx.requestHeader)), ctx.signal);
+        return create(ListModelsResponseSchema, { models: models.map((m) => ({ id: m.id, ownedBy: m.ownedBy })) });
+      },
+    });
+}

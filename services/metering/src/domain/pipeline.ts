@@ -1,0 +1,27 @@
+import type { EventConsumer } from "@tessera/events";
+import type { UsageStore } from "@tessera/usage-store";
+import type { Logger } from "@tessera/runtime";
+
+/**
+ * Consume request events and store them. The consumer acknowledges a batch only after the
+ * store has it, and the store dedups by request id, so a crash anywhere loses nothing and
+ * counts nothing twice.
+ */
+export function createMeteringPipeline(deps: { consumer: EventConsumer; store: UsageStore; log: Logger }) {
+  let stored = 0;
+  return {
+    async start(): Promise<void> {
+      await deps.store.migrate();
+      await deps.consumer.start(async (events) => {
+        await deps.store.insert(events);
+        stored += events.length;
+        deps.log.debug({ batch: events.length, stored }, "stored request events");
+      });
+    },
+    async stop(): Promise<void> {
+      await deps.consumer.stop();
+    },
+    /** Events stored since start. */
+    stored: () => stored,
+  };
+}

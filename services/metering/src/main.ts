@@ -1,0 +1,4 @@
+import { runService } from "@tessera/runtime";
+import { build } from "./server.js";
+
+await runService("metering", build);
