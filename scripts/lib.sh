@@ -1,0 +1,16 @@
+# Shared helpers for scripts/: progress lines and a one-time npm install.
+step() { printf '[%s] %s\n' "${STEP_TAG:-tessera}" "$*" >&2; }
+
+# Install npm packages when node_modules is missing or older than the lockfile.
+ensure_node_modules() {
+  if [ ! -x node_modules/.bin/tsx ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    step "installing npm packages (npm ci)…"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+}
+
+# Generate protobuf code into libs/gen (buf + local protoc-gen-es); cheap when nothing changed.
+generate() {
+  step "generating code from proto/ (buf generate)…"
+  npx --no-install buf generate
+}

@@ -1,0 +1,53 @@
+import { parseConfig, sha256Hex, type Config } from "@tessera/runtime";
+
+/** The API keys test configurations accept. */
+export const TEST_KEYS = {
+  acme: "tk-test-acme-0123456789",
+  beta: "tk-test-beta-0123456789",
+} as const;
+
+/** Options for {@link testConfigYaml}. */
+export interface TestConfigOptions {
+  /** Base URL of the fake OpenAI upstream. */
+  fakeUrl: string;
+  port?: number;
+  maxBodyBytes?: number;
+  /** Extra YAML appended at the top level (events, usage_store, mesh …). */
+  extra?: string;
+}
+
+/**
+ * A configuration for tests: two tenants, the demo provider, a fake OpenAI upstream and a
+ * model whose first deployment is unreachable (to exercise fallback).
+ */
+export function testConfigYaml(o: TestConfigOptions): string {
+  return `
+server:
+  host: 127.0.0.1
+  port: ${o.port ?? 0}
+  max_body_bytes: ${o.maxBodyBytes ?? 65536}
+  drain_timeout_ms: 2000
+api_keys:
+  - { id: acme-key, tenant: acme, team: platform, key_sha256: ${sha256Hex(TEST_KEYS.acme)} }
+  - { id: beta-key, tenant: beta, models: [demo], key_sha256: ${sha256Hex(TEST_KEYS.beta)} }
+providers:
+  - { id: demo, kind: demo }
+  - { id: fake, kind: openai, base_url: "${o.fakeUrl}", api_key_env: FAKE_OPENAI_KEY, connections: 8, timeout_ms: 5000 }
+  - { id: down, kind: openai, base_url: "http://127.0.0.1:1/v1", timeout_ms: 2000 }
+  - { id: off, kind: openai, base_url: "http://127.0.0.1:1/v1", api_key_env: TESSERA_TEST_UNSET_KEY }
+models:
+  - { name: demo, deployments: [{ provider: demo, model: demo }] }
+  - { name: gpt-fake, owned_by: openai, deployments: [{ provider: fake, model: gpt-4o-mini }] }
+  - { name: with-fallback, deployments: [{ provider: down, model: x }, { provider: fake, model: gpt-4o-mini }] }
+  - { name: switched-off, deployments: [{ provider: off, model: x }] }
+${o.extra ?? ""}
+`;
+}
+
+/** The env the test configuration reads secrets from. */
+export const TEST_ENV = { FAKE_OPENAI_KEY: "sk-fake-upstream-secret" } as NodeJS.ProcessEnv;
+
+/** Parse the test configuration. */
+export function testConfig(o: TestConfigOptions): Config {
+  return parseConfig(testConfigYaml(o), "test-config", TEST_ENV);
+}

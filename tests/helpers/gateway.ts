@@ -1,0 +1,29 @@
+import { memoryLogger } from "./log.js";
+import { startFakeOpenAI, type FakeOpenAI } from "../../services/router/src/providers/openai/fake.js";
+import { startAllInOne, type AllInOne } from "@tessera/all-in-one";
+import { testConfig, type TestConfigOptions } from "./config.js";
+
+export { memoryLogger };
+
+/** An all-in-one gateway in front of a fake OpenAI upstream, on free loopback ports. */
+export async function startTestGateway(o: Partial<TestConfigOptions> = {}): Promise<{
+  gw: AllInOne;
+  fake: FakeOpenAI;
+  url: string;
+  logLines: string[];
+  stop: () => Promise<void>;
+}> {
+  const fake = await startFakeOpenAI();
+  const { log, lines } = memoryLogger("tessera");
+  const gw = await startAllInOne(testConfig({ fakeUrl: fake.url, ...o }), log);
+  return {
+    gw,
+    fake,
+    url: gw.server.url,
+    logLines: lines,
+    stop: async () => {
+      await gw.stop();
+      await fake.close();
+    },
+  };
+}

@@ -1,0 +1,146 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI from "openai";
+import { createClickHouseUsageStore, type UsageStore } from "@tessera/usage-store";
+import { startFakeOpenAI, type FakeOpenAI } from "../../services/router/src/providers/openai/fake.js";
+import { TEST_ENV, TEST_KEYS, testConfigYaml } from "../helpers/config.js";
+import { eventually, freePort, requireEnv, startService, waitHealthy, type Proc } from "../helpers/procs.js";
+
+/**
+ * The mesh for real: six services as separate processes talking Connect over HTTP/2, events
+ * through Kafka into ClickHouse, traces exported over OTLP/HTTP to a collector in this test.
+ */
+describe("mesh: six processes, Kafka, ClickHouse", { timeout: 180_000 }, () => {
+  const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  const database = `tessera_mesh_${suffix}`;
+  let fake: FakeOpenAI;
+  let procs: Proc[] = [];
+  let store: UsageStore;
+  let client: OpenAI;
+  let collector: Server;
+  const spans: { traceId: string; service: string; name: string }[] = [];
+  let dir: string;
+
+  before(async () => {
+    const brokers = requireEnv("TESSERA_TEST_KAFKA_BROKERS");
+    const clickhouse = requireEnv("TESSERA_TEST_CLICKHOUSE_URL");
+    fake = await startFakeOpenAI();
+    collector = createServer((req, res) => {
+      const parts: Buffer[] = [];
+      req.on("data", (c: Buffer) => parts.push(c));
+      req.on("end", () => {
+        try {
+          const body = JSON.parse(Buffer.concat(parts).toString("utf8"));
+          for (const rs of body.resourceSpans ?? []) {
+            const service = rs.resource?.attributes?.find((a: { key: string }) => a.key === "service.name")?.value?.stringValue ?? "";
+            for (const ss of rs.scopeSpans ?? []) for (const s of ss.spans ?? []) spans.push({ traceId: s.traceId, service, name: s.name });
+          }
+        } catch {
+          /* protobuf or other: ignore */
+        }
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end("{}");
+      });
+    });
+    await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
+    const otlp = `http://127.0.0.1:${(collector.address() as { port: number }).port}/v1/traces`;
+    const ports = { ingress: await freePort(), authz: await freePort(), redaction: await freePort(), router: await freePort(), prompt_registry: await freePort(), metering: await freePort() };
+    const yaml = testConfigYaml({
+      fakeUrl: fake.url,
+      port: ports.ingress,
+      extra: `
+events: { kind: kafka, brokers: ["${brokers}"], topic: "tessera.requests.mesh-${suffix}", group_id: "metering-${suffix}" }
+usage_store: { kind: clickhouse, url: "${clickhouse}", database: ${database} }
+telemetry: { otlp_traces_url: "${otlp}" }
+mesh:
+  authz: { listen: { host: 127.0.0.1, port: ${ports.authz} } }
+  redaction: { listen: { host: 127.0.0.1, port: ${ports.redaction} } }
+  router: { listen: { host: 127.0.0.1, port: ${ports.router} } }
+  prompt_registry: { listen: { host: 127.0.0.1, port: ${ports.prompt_registry} } }
+  metering: { listen: { host: 127.0.0.1, port: ${ports.metering} } }
+`,
+    });
+    dir = mkdtempSync(join(tmpdir(), "tessera-mesh-"));
+    const cfgPath = join(dir, "tessera.yaml");
+    writeFileSync(cfgPath, yaml);
+    const env = { ...TEST_ENV, TESSERA_CONFIG: cfgPath, TESSERA_LOG_LEVEL: "warn", OTEL_BSP_SCHEDULE_DELAY: "200" };
+    const order: [string, number][] = [
+      ["authz", ports.authz],
+      ["redaction", ports.redaction],
+      ["router", ports.router],
+      ["prompt-registry", ports.prompt_registry],
+      ["metering", ports.metering],
+      ["ingress", ports.ingress],
+    ];
+    procs = order.map(([name]) => startService(name, env));
+    await Promise.all(order.map(([, port], i) => waitHealthy(`http://127.0.0.1:${port}/healthz`, procs[i]!, 60_000)));
+    store = createClickHouseUsageStore({ url: clickhouse, database });
+    client = new OpenAI({ baseURL: `http://127.0.0.1:${ports.ingress}/v1`, apiKey: TEST_KEYS.acme, maxRetries: 0, timeout: 20_000 });
+  });
+
+  after(async () => {
+    await Promise.all(procs.map((p) => p.stop()));
+    await store?.close();
+    await fake?.close();
+    collector?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("a call through the mesh is answered and its event lands in ClickHouse", async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: "gpt-fake", messages: [{ role: "user", content: "mesh hello from eve@example.com" }] })
+      .withResponse();
+    assert.equal(data.choices[0]!.message.content, "Echo: mesh hello from <EMAIL_1>");
+    const id = response.headers.get("x-request-id")!;
+    const row = await eventually(() => store.findRequest(id), 30_000, `request ${id} in ClickHouse`);
+    assert.equal(row.tenantId, "acme");
+    assert.equal(row.keyId, "acme-key");
+    assert.equal(row.modelRequested, "gpt-fake");
+    assert.equal(row.modelServed, "gpt-4o-mini");
+    assert.equal(row.deployment, "fake/gpt-4o-mini");
+    assert.equal(row.statusCode, 200);
+    assert.equal(row.stream, false);
+    assert.ok(row.promptTokens > 0);
+  });
+
+  test("a streamed call through the mesh is answered and metered with its usage", async () => {
+    const { data: stream, response } = await client.chat.completions
+      .create({ model: "gpt-fake", messages: [{ role: "user", content: "stream through the mesh" }], stream: true })
+      .withResponse();
+    let text = "";
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? "";
+    assert.equal(text, "Echo: stream through the mesh");
+    const id = response.headers.get("x-request-id")!;
+    const row = await eventually(() => store.findRequest(id), 30_000, `streamed request ${id} in ClickHouse`);
+    assert.equal(row.stream, true);
+    assert.equal(row.completionTokens, 5);
+  });
+
+  test("errors cross the mesh with their status: bad key 401, unknown model 404", async () => {
+    const bad = new OpenAI({ baseURL: client.baseURL, apiKey: "nope", maxRetries: 0 });
+    await assert.rejects(bad.chat.completions.create({ model: "demo", messages: [{ role: "user", content: "x" }] }), OpenAI.AuthenticationError);
+    await assert.rejects(client.chat.completions.create({ model: "missing", messages: [{ role: "user", content: "x" }] }), OpenAI.NotFoundError);
+  });
+
+  test("one trace spans ingress, authz, redaction and router", async () => {
+    await client.chat.completions.create({ model: "demo", messages: [{ role: "user", content: "trace me" }] });
+    const trace = await eventually(
+      async () => {
+        const byTrace = new Map<string, Set<string>>();
+        for (const s of spans) {
+          const set = byTrace.get(s.traceId) ?? new Set<string>();
+          set.add(s.service);
+          byTrace.set(s.traceId, set);
+        }
+        return [...byTrace.values()].find((set) => ["tessera-ingress", "tessera-authz", "tessera-redaction", "tessera-router"].every((x) => set.has(x)));
+      },
+      30_000,
+      "spans of one trace from four services",
+    );
+    assert.ok(trace.size >= 4);
+  });
+});
