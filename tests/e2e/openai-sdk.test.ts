@@ -276,7 +276,7 @@ describe("OpenAI surface errors, in OpenAI's error format", () => {
         })(),
         (err: unknown) => {
           assert.ok(err instanceof OpenAI.APIError);
-          assert.match(err.message, /before \[DONE\]|stream/);
+          assert.match(err.message, /broke the stream mid-way/);
           return true;
         },
       );

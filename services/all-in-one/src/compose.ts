@@ -45,10 +45,10 @@ function eventBus(cfg: Config, log: Logger): { publisher: EventPublisher; consum
 export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne> {
   const authz = await buildAuthz(cfg);
   const redaction = await buildRedaction(cfg);
-  const router = await buildRouter(cfg, log.child({ service: "router" }));
+  const router = await buildRouter(cfg, log.child({ component: "router" }));
   const { publisher, consumer } = eventBus(cfg, log);
   const store = createUsageStore(cfg, log);
-  const metering = createMetering({ consumer, store, log: log.child({ service: "metering" }) });
+  const metering = createMetering({ consumer, store, log: log.child({ component: "metering" }) });
   const ingress = createIngress({
     authz: createInProcessTransport(authz.routes, log),
     redaction: createInProcessTransport(redaction.routes, log),

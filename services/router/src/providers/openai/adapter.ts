@@ -140,8 +140,9 @@ export function createOpenAIAdapter(opts: OpenAIAdapterOptions): ProviderAdapter
           yield chunkFromOpenAI(json);
         }
       } catch (err) {
-        if (err instanceof ProviderError) throw err;
-        throw transportError(opts.id, err, signal);
+        if (err instanceof ProviderError || signal.aborted) throw transportError(opts.id, err, signal);
+        const code = (err as NodeJS.ErrnoException).code ?? "";
+        throw new ProviderError("upstream_error", `${opts.id} broke the stream mid-way${code ? ` (${code})` : ""}`, false, { code: "upstream_stream_cut" });
       } finally {
         if (!finished) res.body.destroy();
       }

@@ -134,9 +134,11 @@ export async function startFakeOpenAI(opts: { record?: boolean } = {}): Promise<
       if (so?.include_usage)
         events.push(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model, system_fingerprint: "fp_fake", choices: [], usage: USAGE(promptTokens, completionTokens) })}\n\n`);
       if (state.mode === "cut_stream") {
+        // Two chunks, then the connection drops mid-stream (after the gateway has started
+        // answering its caller).
         res.write(events[0]!);
         res.write(events[1] ?? "");
-        res.socket?.destroy();
+        setTimeout(() => res.socket?.destroy(), 50);
         return;
       }
       events.push("data: [DONE]\n\n");

@@ -1,0 +1,56 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ConfigError, loadConfig, parseConfig, sha256Hex, DEFAULT_CONFIG_PATH } from "./index.js";
+
+function fails(yaml: string, pattern: RegExp, env: NodeJS.ProcessEnv = {}) {
+  assert.throws(() => parseConfig(yaml, "t.yaml", env), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, pattern);
+    assert.match(err.message, /^t\.yaml: /);
+    return true;
+  });
+}
+
+test("the shipped default configuration is valid and serves the demo model on 8080", () => {
+  const cfg = loadConfig(DEFAULT_CONFIG_PATH, {});
+  assert.equal(cfg.server.port, 8080);
+  assert.ok(cfg.models.some((m) => m.name === "demo"));
+  assert.equal(cfg.apiKeys[0]!.keySha256, sha256Hex("tessera-demo-key"));
+  assert.equal(cfg.providers.find((p) => p.id === "openai")!.apiKey, undefined);
+});
+
+test("a provider key comes from the environment, never the file", () => {
+  const cfg = loadConfig(DEFAULT_CONFIG_PATH, { OPENAI_API_KEY: "sk-x" });
+  assert.equal(cfg.providers.find((p) => p.id === "openai")!.apiKey, "sk-x");
+});
+
+test("TESSERA_PORT and TESSERA_CONFIG are honoured, and a bad port is named", () => {
+  const dir = mkdtempSync(join(tmpdir(), "cfg-"));
+  const file = join(dir, "c.yaml");
+  writeFileSync(file, "server: { port: 9999 }\n");
+  assert.equal(loadConfig(DEFAULT_CONFIG_PATH, { TESSERA_CONFIG: file }).server.port, 9999);
+  assert.equal(loadConfig(DEFAULT_CONFIG_PATH, { TESSERA_CONFIG: file, TESSERA_PORT: "7777" }).server.port, 7777);
+  assert.throws(() => loadConfig(DEFAULT_CONFIG_PATH, { TESSERA_CONFIG: file, TESSERA_PORT: "eighty" }), /TESSERA_PORT: "eighty" is not a port/);
+  assert.throws(() => loadConfig(DEFAULT_CONFIG_PATH, { TESSERA_CONFIG: join(dir, "missing.yaml") }), /cannot read configuration file .*missing\.yaml: ENOENT; set TESSERA_CONFIG/);
+});
+
+test("errors name the field and say what is wrong", () => {
+  fails("server: { port: 70000 }", /server\.port: /);
+  fails("server: { prot: 1 }", /server: Unrecognized key: "prot"/i);
+  fails("providers: [{ id: x, kind: nope }]", /providers\.0\.kind: /);
+  fails("providers: [{ id: x, kind: openai }]", /providers\.0\.base_url: required for kind openai/);
+  fails("models: [{ name: m, deployments: [{ provider: ghost, model: x }] }]", /models\.0\.deployments\.0\.provider: unknown provider "ghost"/);
+  fails("api_keys: [{ id: k, tenant: t, key_sha256: abc }]", /api_keys\.0\.key_sha256: must be the 64-character/);
+  fails("api_keys: [{ id: k, tenant: t }]", /api_keys\.0: give exactly one of key_sha256 or key_env/);
+  fails("api_keys: [{ id: k, tenant: t, key_env: NOT_SET }]", /api_keys\.0\.key_env: environment variable NOT_SET is not set/);
+  fails("server: [", /not valid YAML/);
+});
+
+test("a key given by environment variable is kept only as its hash", () => {
+  const cfg = parseConfig("api_keys: [{ id: k, tenant: t, key_env: MY_KEY }]", "t.yaml", { MY_KEY: "s3cret" });
+  assert.equal(cfg.apiKeys[0]!.keySha256, sha256Hex("s3cret"));
+  assert.doesNotMatch(JSON.stringify(cfg), /s3cret/);
+});
