@@ -1,5 +1,5 @@
 export * from "./port.js";
-export { type Logger, createStderrLogger } from "./log.js";
+export { type PortLogger as Logger, createStderrLogger } from "@tessera/runtime";
 export { createMemoryEventBus, type MemoryEventBus, type MemoryEventBusOptions } from "./memory.js";
 export {
   createKafkaConsumer,

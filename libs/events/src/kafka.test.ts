@@ -15,7 +15,7 @@ import {
   type KafkaConsumerOptions,
   parseBrokers,
 } from "./kafka.js";
-import type { Logger } from "./log.js";
+import type { PortLogger as Logger } from "@tessera/runtime";
 
 const BROKERS = process.env["TESSERA_TEST_KAFKA_BROKERS"];
 

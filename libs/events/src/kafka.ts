@@ -22,7 +22,7 @@ import {
   Waker,
   within,
 } from "./buffer.js";
-import { createStderrLogger, errorFields, type Logger } from "./log.js";
+import { createStderrLogger, errorFields, type PortLogger as Logger } from "@tessera/runtime";
 import { type BatchHandler, type EventConsumer, type EventPublisher, REQUESTS_TOPIC } from "./port.js";
 
 /** Value of the `content-type` header on every event record. */

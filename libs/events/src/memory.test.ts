@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { RequestEvent } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import { eventBusContract, sampleEvent, sleep, waitFor } from "./contract.js";
-import type { Logger } from "./log.js";
+import type { PortLogger as Logger } from "@tessera/runtime";
 import { createMemoryEventBus } from "./memory.js";
 
 /** A logger that keeps lines for assertions. */

@@ -1,6 +1,6 @@
 import type { RequestEvent } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import { abortableSleep, backoffMs, EventBuffer, FlushWaiters, type Sequenced, Waker, within } from "./buffer.js";
-import { createStderrLogger, errorFields, type Logger } from "./log.js";
+import { createStderrLogger, errorFields, type PortLogger as Logger } from "@tessera/runtime";
 import type { BatchHandler, EventConsumer, EventPublisher } from "./port.js";
 
 /** Options for {@link createMemoryEventBus}; every field is optional. */

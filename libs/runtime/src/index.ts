@@ -7,3 +7,4 @@ export * from "./shutdown.js";
 export * from "./telemetry.js";
 export * from "./transport.js";
 export * from "./service.js";
+export * from "./port-log.js";

@@ -4,7 +4,7 @@ import { after, describe, it } from "node:test";
 import { createClient } from "@clickhouse/client";
 import { createClickHouseUsageStore, toRow } from "./clickhouse.js";
 import { T0, usageEvent, usageStoreContract } from "./contract.js";
-import type { Logger } from "./log.js";
+import type { PortLogger as Logger } from "@tessera/runtime";
 import { escapeString, identifier, integerLiteral } from "./sql.js";
 
 const URL = process.env["TESSERA_TEST_CLICKHOUSE_URL"];

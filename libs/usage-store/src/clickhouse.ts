@@ -8,7 +8,7 @@ import {
   type WarnLogParams,
 } from "@clickhouse/client";
 import { type RequestEvent, Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
-import { createStderrLogger, errorFields, type Logger } from "./log.js";
+import { createStderrLogger, errorFields, type PortLogger as Logger } from "@tessera/runtime";
 import type { ModelUsageRow, StoredRequest, UsageStore } from "./port.js";
 import { dedupById, RecentIds } from "./rows.js";
 import { escapeString, identifier, integerLiteral } from "./sql.js";

@@ -1,5 +1,5 @@
 export * from "./port.js";
-export { type Logger, createStderrLogger } from "./log.js";
+export { type PortLogger as Logger, createStderrLogger } from "@tessera/runtime";
 export { escapeString, identifier, integerLiteral } from "./sql.js";
 export { createEmbeddedUsageStore, type EmbeddedUsageStoreOptions } from "./embedded.js";
 export {

@@ -1,9 +1,9 @@
 /**
- * The logging surface this library needs: the pino calling convention (fields first, then
+ * The logging surface the port libraries (events, usage-store) need: the pino calling convention (fields first, then
  * message), so the runtime's pino logger can be passed as is, without this library depending
  * on the runtime.
  */
-export interface Logger {
+export interface PortLogger {
   debug(fields: object, msg?: string): void;
   info(fields: object, msg?: string): void;
   warn(fields: object, msg?: string): void;
@@ -14,7 +14,7 @@ export interface Logger {
  * Used when no logger is given: warnings and errors go to stderr as one JSON line each, so a
  * lost event is never silent; debug and info are dropped.
  */
-export function createStderrLogger(name: string): Logger {
+export function createStderrLogger(name: string): PortLogger {
   const line = (level: string) => (fields: object, msg?: string) => {
     process.stderr.write(
       `${JSON.stringify({ level, time: new Date().toISOString(), name, msg, ...fields })}\n`,
