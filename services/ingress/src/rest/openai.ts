@@ -17,6 +17,19 @@ export interface OpenAISurfaceOptions {
   log: Logger;
 }
 
+/** Resolves when the response can take more data, or has closed. */
+function drain(res: Res): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
 function errorHeaders(e: TesseraError): Record<string, string> {
   return e.details.retryAfterS !== undefined ? { "retry-after": String(e.details.retryAfterS) } : {};
 }
@@ -86,7 +99,8 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
           c.usage = undefined;
           if (c.choices.length === 0) continue;
         }
-        (res as http.ServerResponse).write(`data: ${JSON.stringify(chunkToOpenAI(c))}\n\n`);
+        // Respect the client's pace: wait for the socket to drain rather than buffer.
+        if (!(res as http.ServerResponse).write(`data: ${JSON.stringify(chunkToOpenAI(c))}\n\n`)) await drain(res);
       }
       res.end("data: [DONE]\n\n");
     } catch (err) {
