@@ -11,7 +11,7 @@ import { request } from "undici";
 
 /** The repository root (scripts/benchmark/../..). */
 export const REPO = fileURLToPath(new URL("../../", import.meta.url));
-const GUARD = fileURLToPath(new URL("./orphan-guard.ts", import.meta.url));
+const GUARD = fileURLToPath(new URL("./orphan-guard.mjs", import.meta.url));
 
 /** A process started by the benchmark. */
 export interface Child {
@@ -34,7 +34,11 @@ const TAIL_LINES = 40;
  * wrapper process between us and the one whose CPU and memory we measure).
  */
 export function spawnTs(name: string, entry: string, opts: { args?: string[]; env?: NodeJS.ProcessEnv } = {}): Child {
-  const proc = spawn(process.execPath, ["--import", "tsx", "--import", GUARD, entry, ...(opts.args ?? [])], {
+  // Service entries run as the production bundles in dist/ (plain node, see scripts/build.mjs);
+  // the benchmark's own helpers (fake upstream, bare proxy) run from source under tsx.
+  const service = /^services\/([^/]+)\/src\/main\.ts$/.exec(entry);
+  const argv = service ? ["--import", GUARD, `dist/${service[1]}.mjs`] : ["--import", "tsx", "--import", GUARD, entry];
+  const proc = spawn(process.execPath, [...argv, ...(opts.args ?? [])], {
     cwd: REPO,
     env: { ...process.env, ...opts.env },
     stdio: ["ignore", "pipe", "pipe", "ipc"],

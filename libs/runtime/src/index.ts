@@ -8,3 +8,5 @@ export * from "./telemetry.js";
 export * from "./transport.js";
 export * from "./service.js";
 export * from "./port-log.js";
+export * from "./binding.js";
+export * from "./ulid.js";

@@ -1,20 +1,34 @@
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { routesOf, type ServiceBinding } from "./binding.js";
 import { loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { startServer, type NodeHandler, type RunningServer } from "./server.js";
 import { onShutdown } from "./shutdown.js";
 import { setupTelemetry } from "./telemetry.js";
 
-/** The default configuration file shipped in the repo (config/tessera.yaml). */
-export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../../../config/tessera.yaml", import.meta.url));
+/**
+ * The default configuration file shipped in the repo (config/tessera.yaml), found by walking
+ * up from this module, so it resolves from the sources and from a bundle in dist/ alike.
+ */
+export const DEFAULT_CONFIG_PATH = findUp("config/tessera.yaml", dirname(fileURLToPath(import.meta.url)));
+
+function findUp(rel: string, from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, rel);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) return join(process.cwd(), rel);
+  }
+}
 
 /** The mesh names of the services, as keys of `mesh` in the configuration. */
 export type ServiceName = "authz" | "redaction" | "router" | "prompt_registry" | "metering" | "ingress";
 
 /** What a service's build() gives the runtime. */
 export interface BuiltService {
-  routes: (router: ConnectRouter) => void;
+  /** The Connect services it serves, with their implementations. */
+  bindings: ServiceBinding[];
   rest?: NodeHandler;
   /** Background work to start after the port is open (e.g. consumers). */
   start?(): Promise<void>;
@@ -55,7 +69,7 @@ export async function runService(
     name,
     host: listen.host,
     port: listen.port,
-    routes: svc.routes,
+    routes: routesOf(svc.bindings),
     rest: svc.rest,
     log,
     readMaxBytes: cfg.server.max_body_bytes,

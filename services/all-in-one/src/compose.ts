@@ -1,9 +1,16 @@
 import type { EventConsumer, EventPublisher } from "@tessera/events";
 import { createKafkaConsumer, createKafkaPublisher, createMemoryEventBus } from "@tessera/events";
 import type { UsageStore } from "@tessera/usage-store";
+import type { DescService } from "@bufbuild/protobuf";
+import { AuthzService } from "@tessera/gen/tessera/authz/v1/authz_pb";
+import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
+import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import {
-  createInProcessTransport,
+  createDirectClient,
+  routesOf,
   startServer,
+  type BuiltService,
+  type ServiceBinding,
   type Config,
   type Logger,
   type RunningServer,
@@ -37,9 +44,16 @@ function eventBus(cfg: Config, log: Logger): { publisher: EventPublisher; consum
   };
 }
 
+/** The binding of `service` among what a service built. */
+function binding<S extends DescService>(built: BuiltService, service: S): ServiceBinding<S> {
+  const b = built.bindings.find((x) => x.service.typeName === service.typeName);
+  if (!b) throw new Error(`no implementation of ${service.typeName}`);
+  return b as unknown as ServiceBinding<S>;
+}
+
 /**
- * Every service in one process: the same service code as the mesh, wired through Connect's
- * in-memory transport instead of HTTP/2, with the embedded defaults unless the configuration
+ * Every service in one process: the same service code as the mesh, called directly through
+ * the same typed clients instead of over HTTP/2, with the embedded defaults unless the configuration
  * names real engines.
  */
 export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne> {
@@ -50,9 +64,9 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
   const store = createUsageStore(cfg, log);
   const metering = createMetering({ consumer, store, log: log.child({ component: "metering" }) });
   const ingress = createIngress({
-    authz: createInProcessTransport(authz.routes, log),
-    redaction: createInProcessTransport(redaction.routes, log),
-    router: createInProcessTransport(router.routes, log),
+    authz: createDirectClient(binding(authz, AuthzService)),
+    redaction: createDirectClient(binding(redaction, RedactionService)),
+    router: createDirectClient(binding(router, RouterService)),
     events: publisher,
     log,
     maxBodyBytes: cfg.server.max_body_bytes,
@@ -62,7 +76,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
     name: "tessera",
     host: cfg.server.host,
     port: cfg.server.port,
-    routes: ingress.routes,
+    routes: routesOf(ingress.bindings),
     rest: ingress.rest,
     log,
     readMaxBytes: cfg.server.max_body_bytes,

@@ -1,5 +1,5 @@
-import type { ConnectRouter } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
+import { bind, type ServiceBinding } from "@tessera/runtime";
 import { AuthorizeResponseSchema, AuthzService } from "@tessera/gen/tessera/authz/v1/authz_pb";
 import type { Keyring } from "./domain/keyring.js";
 
@@ -9,9 +9,8 @@ export interface AuthzDeps {
 }
 
 /** Bind AuthzService to the keyring. */
-export function routes(deps: AuthzDeps) {
-  return (router: ConnectRouter) =>
-    router.service(AuthzService, {
+export function authzService(deps: AuthzDeps): ServiceBinding<typeof AuthzService> {
+  return bind(AuthzService, {
       authorize(req) {
         const p = deps.keyring.authorize(req.credential, req.model);
         return create(AuthorizeResponseSchema, { principal: p });

@@ -1,4 +1,3 @@
-import type { ConnectRouter } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { ChatRequestSchema } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
@@ -8,7 +7,7 @@ import {
   GatewayService,
   ListModelsResponseSchema,
 } from "@tessera/gen/tessera/gateway/v1/gateway_pb";
-import { TesseraError } from "@tessera/runtime";
+import { bind, TesseraError, type ServiceBinding } from "@tessera/runtime";
 import type { CallPipeline } from "./domain/call.js";
 import { credentialOf } from "./rest/http.js";
 
@@ -30,10 +29,9 @@ function checkRequest(req: { request?: { model: string; messages: unknown[] } })
 }
 
 /** Bind the public GatewayService (gRPC, Connect, gRPC-Web). */
-export function routes(deps: { pipeline: CallPipeline }) {
+export function gatewayService(deps: { pipeline: CallPipeline }): ServiceBinding<typeof GatewayService> {
   const { pipeline } = deps;
-  return (router: ConnectRouter) =>
-    router.service(GatewayService, {
+  return bind(GatewayService, {
       async chat(req, ctx) {
         checkRequest(req);
         const r = await pipeline.chat({

@@ -6,7 +6,7 @@ import { RequestEventSchema } from "@tessera/gen/tessera/events/v1/request_event
 import { MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import { createMemoryEventBus } from "@tessera/events";
 import { createEmbeddedUsageStore } from "@tessera/usage-store";
-import { createErrorInterceptor } from "@tessera/runtime";
+import { createErrorInterceptor, routesOf } from "@tessera/runtime";
 import { memoryLogger } from "../../../tests/helpers/log.js";
 import { createMetering } from "./server.js";
 
@@ -25,7 +25,7 @@ test("events published on the bus are stored and answered per tenant by GetUsage
   bus.publish(ev("r4", "beta", "m1"));
   await bus.flush();
 
-  const client = createClient(MeteringService, createRouterTransport(metering.routes, { router: { interceptors: [createErrorInterceptor(log)] } }));
+  const client = createClient(MeteringService, createRouterTransport(routesOf(metering.bindings), { router: { interceptors: [createErrorInterceptor(log)] } }));
   const res = await client.getUsage({ tenantId: "acme", startUnixMs: BigInt(t - 1000), endUnixMs: BigInt(t + 1000) });
   const byModel = Object.fromEntries(res.models.map((m) => [m.model, m]));
   assert.equal(byModel["m1"]!.requests, 2n);

@@ -1,13 +1,11 @@
-import type { ConnectRouter } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import { GetUsageResponseSchema, MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import type { UsageStore } from "@tessera/usage-store";
-import { TesseraError } from "@tessera/runtime";
+import { bind, TesseraError, type ServiceBinding } from "@tessera/runtime";
 
 /** Bind MeteringService to a usage store. */
-export function routes(deps: { store: UsageStore }) {
-  return (router: ConnectRouter) =>
-    router.service(MeteringService, {
+export function meteringService(deps: { store: UsageStore }): ServiceBinding<typeof MeteringService> {
+  return bind(MeteringService, {
       async getUsage(req) {
         if (!req.tenantId) throw new TesseraError("invalid_request", "tenant_id is required", { param: "tenant_id" });
         const end = req.endUnixMs === 0n ? Date.now() : Number(req.endUnixMs);

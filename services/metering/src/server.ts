@@ -4,13 +4,13 @@ import type { UsageStore } from "@tessera/usage-store";
 import { createClickHouseUsageStore, createEmbeddedUsageStore } from "@tessera/usage-store";
 import type { BuiltService, Config, Logger } from "@tessera/runtime";
 import { createMeteringPipeline } from "./domain/pipeline.js";
-import { routes } from "./routes.js";
+import { meteringService } from "./routes.js";
 
 /** Metering wired to a consumer and a store (all-in-one passes the in-process ones). */
 export function createMetering(deps: { consumer: EventConsumer; store: UsageStore; log: Logger }): BuiltService {
   const pipeline = createMeteringPipeline(deps);
   return {
-    routes: routes({ store: deps.store }),
+    bindings: [meteringService({ store: deps.store })],
     start: () => pipeline.start(),
     stop: async () => {
       await pipeline.stop();

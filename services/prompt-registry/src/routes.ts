@@ -1,5 +1,5 @@
-import type { ConnectRouter } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
+import { bind, type ServiceBinding } from "@tessera/runtime";
 import { Role } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { PromptRegistryService, RenderResponseSchema } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
 import type { Registry } from "./domain/registry.js";
@@ -7,9 +7,8 @@ import type { Registry } from "./domain/registry.js";
 const ROLES = { system: Role.SYSTEM, user: Role.USER, assistant: Role.ASSISTANT } as const;
 
 /** Bind PromptRegistryService. */
-export function routes(deps: { registry: Registry }) {
-  return (router: ConnectRouter) =>
-    router.service(PromptRegistryService, {
+export function promptRegistryService(deps: { registry: Registry }): ServiceBinding<typeof PromptRegistryService> {
+  return bind(PromptRegistryService, {
       render(req) {
         const r = deps.registry.render(req.tenantId, req.name, req.label, req.version, req.variables ?? {});
         return create(RenderResponseSchema, {

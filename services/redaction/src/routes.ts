@@ -1,5 +1,5 @@
-import type { ConnectRouter } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
+import { bind, type ServiceBinding } from "@tessera/runtime";
 import { ChatRequestSchema } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { RedactionService, RedactResponseSchema } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { redactRequest, type Policy } from "./domain/redact.js";
@@ -10,9 +10,8 @@ export interface RedactionDeps {
 }
 
 /** Bind RedactionService. */
-export function routes(deps: RedactionDeps) {
-  return (router: ConnectRouter) =>
-    router.service(RedactionService, {
+export function redactionService(deps: RedactionDeps): ServiceBinding<typeof RedactionService> {
+  return bind(RedactionService, {
       redact(req) {
         const request = req.request ?? create(ChatRequestSchema);
         const { counts } = redactRequest(request, deps.policy(req.policy));

@@ -1,8 +1,8 @@
 import type { BuiltService, Config } from "@tessera/runtime";
 import { createPolicies } from "./domain/redact.js";
-import { routes } from "./routes.js";
+import { redactionService } from "./routes.js";
 
 /** Build redaction from configuration. */
 export async function build(cfg: Config): Promise<BuiltService> {
-  return { routes: routes({ policy: createPolicies(cfg.redaction.policies) }), stop: async () => {} };
+  return { bindings: [redactionService({ policy: createPolicies(cfg.redaction.policies) })], stop: async () => {} };
 }

@@ -4,7 +4,7 @@ import { Code, ConnectError, createClient, createRouterTransport } from "@connec
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Role } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
-import { createErrorInterceptor, startServer, toTesseraError, type RunningServer } from "@tessera/runtime";
+import { createErrorInterceptor, routesOf, startServer, toTesseraError, type RunningServer } from "@tessera/runtime";
 import { testConfig } from "../../../tests/helpers/config.js";
 import { memoryLogger } from "../../../tests/helpers/log.js";
 import { startFakeOpenAI, type FakeOpenAI } from "./providers/openai/fake.js";
@@ -20,7 +20,7 @@ describe("router service, in memory and on a real port", () => {
   before(async () => {
     fake = await startFakeOpenAI();
     svc = await build(testConfig({ fakeUrl: fake.url }), log);
-    server = await startServer({ name: "router", host: "127.0.0.1", port: 0, routes: svc.routes, log });
+    server = await startServer({ name: "router", host: "127.0.0.1", port: 0, routes: routesOf(svc.bindings), log });
   });
   after(async () => {
     await server.close();
@@ -28,7 +28,7 @@ describe("router service, in memory and on a real port", () => {
     await fake.close();
   });
 
-  const inMemory = () => createClient(RouterService, createRouterTransport(svc.routes, { router: { interceptors: [createErrorInterceptor(log)] } }));
+  const inMemory = () => createClient(RouterService, createRouterTransport(routesOf(svc.bindings), { router: { interceptors: [createErrorInterceptor(log)] } }));
   const overNetwork = () => createClient(RouterService, createGrpcTransport({ baseUrl: server.url }));
 
   for (const [name, client] of [["in memory", inMemory], ["over HTTP/2", overNetwork]] as const) {

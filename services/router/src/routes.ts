@@ -1,5 +1,5 @@
-import type { ConnectRouter } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
+import { bind, type ServiceBinding } from "@tessera/runtime";
 import { ChatRequestSchema } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import {
   ListModelsResponseSchema,
@@ -10,9 +10,8 @@ import {
 import type { RouterCore } from "./domain/router.js";
 
 /** Bind RouterService. The call's abort signal (client gone, deadline) cancels the upstream. */
-export function routes(deps: { core: RouterCore }) {
-  return (router: ConnectRouter) =>
-    router.service(RouterService, {
+export function routerService(deps: { core: RouterCore }): ServiceBinding<typeof RouterService> {
+  return bind(RouterService, {
       async route(req, ctx) {
         const { response, served } = await deps.core.route(req.request ?? create(ChatRequestSchema), ctx.signal);
         return create(RouteResponseSchema, { response, served });

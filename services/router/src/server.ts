@@ -1,7 +1,7 @@
 import type { BuiltService, Config, Logger } from "@tessera/runtime";
 import { createAdapter } from "./providers/index.js";
 import { createRouterCore, type ModelEntry } from "./domain/router.js";
-import { routes } from "./routes.js";
+import { routerService } from "./routes.js";
 
 /** Build the router: one adapter (and connection pool) per configured provider, made once. */
 export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
@@ -16,7 +16,7 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
   }));
   for (const [id, a] of adapters) if (!a.adapter) log.info({ provider: id }, "provider off: its API key variable is not set");
   return {
-    routes: routes({ core: createRouterCore(models, log) }),
+    bindings: [routerService({ core: createRouterCore(models, log) })],
     stop: async () => {
       await Promise.all([...adapters.values()].map((a) => a.adapter?.close()));
     },

@@ -1,13 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { monotonicFactory } from "ulid";
 import type { AuthzService, Principal } from "@tessera/gen/tessera/authz/v1/authz_pb";
 import type { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { ServedSchema, type RouterService, type Served } from "@tessera/gen/tessera/router/v1/router_pb";
 import type { ChatChunk, ChatRequest, ChatResponse, Usage } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { RedactionCountSchema, RequestEventSchema, type RequestEvent, type Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import type { EventPublisher } from "@tessera/events";
-import { toTesseraError, type Logger, type TesseraError } from "@tessera/runtime";
+import { toTesseraError, ulid, type Logger, type TesseraError } from "@tessera/runtime";
 
 /** What ingress needs: typed clients of the other services (in-process or over HTTP/2). */
 export interface CallDeps {
@@ -42,7 +41,6 @@ export interface StreamResult {
   chunks: AsyncGenerator<ChatChunk>;
 }
 
-const ulid = monotonicFactory();
 const now = () => performance.now();
 
 /**

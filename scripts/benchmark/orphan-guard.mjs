@@ -11,4 +11,4 @@ if (process.channel) {
     setTimeout(() => process.kill(process.pid, "SIGKILL"), 5_000).unref();
   });
 }
-export {};
+
