@@ -123,7 +123,13 @@ const EventsSchema = z
 
 const UsageStoreSchema = z
   .discriminatedUnion("kind", [
-    z.object({ kind: z.literal("embedded") }).strict(),
+    z
+      .object({
+        kind: z.literal("embedded"),
+        /** Most recent requests kept in memory (older ones are forgotten). */
+        max_requests: z.number().int().positive().default(20_000),
+      })
+      .strict(),
     z
       .object({
         kind: z.literal("clickhouse"),
@@ -134,7 +140,7 @@ const UsageStoreSchema = z
       })
       .strict(),
   ])
-  .default({ kind: "embedded" });
+  .default({ kind: "embedded", max_requests: 20_000 });
 
 const ServiceAddrSchema = z
   .object({

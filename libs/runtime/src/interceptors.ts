@@ -2,6 +2,7 @@ import type { Interceptor, StreamResponse, UnaryResponse } from "@connectrpc/con
 import { context, propagation, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { Logger } from "./log.js";
 import { toConnectError } from "./errors.js";
+import { tracingEnabled } from "./telemetry.js";
 
 /**
  * Server side: every error leaving a handler becomes a ConnectError that carries its
@@ -54,6 +55,7 @@ const headerGetter = {
 export function createClientTracingInterceptor(): Interceptor {
   const tracer = trace.getTracer("tessera");
   return (next) => async (req) => {
+    if (!tracingEnabled()) return next(req);
     const span = tracer.startSpan(`${req.service.typeName}/${req.method.name}`, {
       kind: SpanKind.CLIENT,
       attributes: { "rpc.system": "connect", "rpc.service": req.service.typeName, "rpc.method": req.method.name },
@@ -79,6 +81,7 @@ export function createClientTracingInterceptor(): Interceptor {
 export function createServerTracingInterceptor(): Interceptor {
   const tracer = trace.getTracer("tessera");
   return (next) => async (req) => {
+    if (!tracingEnabled()) return next(req);
     const parent = propagation.extract(context.active(), req.header, headerGetter);
     const span = tracer.startSpan(
       `${req.service.typeName}/${req.method.name}`,
@@ -123,6 +126,7 @@ export function withServerSpan<T>(
   headers: Record<string, string | string[] | undefined>,
   fn: () => Promise<T>,
 ): Promise<T> {
+  if (!tracingEnabled()) return fn();
   const carrier = new Headers();
   const tp = headers["traceparent"];
   if (typeof tp === "string") carrier.set("traceparent", tp);

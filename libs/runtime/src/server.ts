@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import type { ConnectRouter } from "@connectrpc/connect";
+import { createConnectRouter, type ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { create } from "@bufbuild/protobuf";
 import {
@@ -75,18 +75,26 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     },
     interceptors: [createServerTracingInterceptor(), createErrorInterceptor(log)],
     readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
-    fallback: (req, res) => {
-      if (req.url === "/healthz" || req.url === "/readyz") {
-        const body = JSON.stringify({ status: serving ? "ok" : "draining", service: opts.name });
-        res.writeHead(serving ? 200 : 503, { "content-type": "application/json" });
-        res.end(body);
-        return;
-      }
-      if (opts.rest) return opts.rest(req as never, res as never);
-      res.writeHead(404, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: { message: `no route for ${req.method} ${req.url}`, type: "not_found" } }));
-    },
   }) as unknown as NodeHandler;
+
+  const fallback: NodeHandler = (req, res) => {
+    if (req.url === "/healthz" || req.url === "/readyz") {
+      const body = JSON.stringify({ status: serving ? "ok" : "draining", service: opts.name });
+      (res as http.ServerResponse).writeHead(serving ? 200 : 503, { "content-type": "application/json" });
+      res.end(body);
+      return;
+    }
+    if (opts.rest) return opts.rest(req, res);
+    (res as http.ServerResponse).writeHead(404, { "content-type": "application/json" });
+    res.end(JSON.stringify({ error: { message: `no route for ${req.method} ${req.url}`, type: "not_found" } }));
+  };
+
+  // RPC paths are /<package.Service>/<Method>; anything else goes straight to the REST
+  // handler without passing through the Connect adapter's routing.
+  const rpcPaths = new Set<string>(["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"]);
+  const probe = createConnectRouter();
+  opts.routes(probe);
+  for (const h of probe.handlers) rpcPaths.add(h.requestPath);
 
   const handler: NodeHandler = (req, res) => {
     inFlight++;
@@ -99,7 +107,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     };
     res.once("finish", finish);
     res.once("close", finish);
-    connect(req, res);
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    if (rpcPaths.has(q < 0 ? url : url.slice(0, q))) connect(req, res);
+    else fallback(req, res);
   };
 
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler as http.RequestListener);

@@ -33,9 +33,10 @@ export interface Telemetry {
 let installed: NodeTracerProvider | undefined;
 
 /**
- * Install W3C trace-context propagation (always, so a caller's trace id crosses every hop)
- * and, when an exporter or processor is configured, a tracer provider. With neither, tracing
- * costs only the no-op API calls.
+ * Install W3C trace-context propagation and, when an exporter or processor is configured, a
+ * tracer provider with an async context manager, so one trace spans every service hop. With
+ * neither, tracing is off and costs nothing per call: the interceptors and REST spans
+ * short-circuit.
  */
 export function setupTelemetry(opts: TelemetryOptions): Telemetry {
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
@@ -45,9 +46,11 @@ export function setupTelemetry(opts: TelemetryOptions): Telemetry {
     processors.push(new BatchSpanProcessor(exporter));
   }
   if (processors.length === 0 || installed) {
-    if (!installed) context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    // Nothing is exported: skip the async context manager, whose promise hooks cost every
+    // call (measured), and let the tracing helpers short-circuit.
     return { shutdown: async () => {} };
   }
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: opts.serviceName }),
     sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(opts.sampleRatio ?? 1) }),
@@ -61,4 +64,9 @@ export function setupTelemetry(opts: TelemetryOptions): Telemetry {
       installed = undefined;
     },
   };
+}
+
+/** Whether spans are recorded and exported in this process (see {@link setupTelemetry}). */
+export function tracingEnabled(): boolean {
+  return installed !== undefined;
 }

@@ -22,7 +22,7 @@ export function createMetering(deps: { consumer: EventConsumer; store: UsageStor
 /** The usage store the configuration names. */
 export function createUsageStore(cfg: Config, log: Logger): UsageStore {
   const u = cfg.usage_store;
-  if (u.kind === "embedded") return createEmbeddedUsageStore();
+  if (u.kind === "embedded") return createEmbeddedUsageStore({ maxRows: u.max_requests });
   return createClickHouseUsageStore({
     url: u.url,
     database: u.database,

@@ -105,7 +105,7 @@ export function createOpenAIAdapter(opts: OpenAIAdapterOptions): ProviderAdapter
       const res = await send(req, model, false, signal);
       let text: string;
       try {
-        text = await readText(res.body, Number.MAX_SAFE_INTEGER);
+        text = await res.body.text();
       } catch (err) {
         throw transportError(opts.id, err, signal);
       }
