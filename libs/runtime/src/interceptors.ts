@@ -33,12 +33,6 @@ export function createErrorInterceptor(log: Logger): Interceptor {
   };
 }
 
-const headerSetter = {
-  set(carrier: Headers, key: string, value: string) {
-    carrier.set(key, value);
-  },
-};
-
 const headerGetter = {
   get(carrier: Headers, key: string) {
     return carrier.get(key) ?? undefined;
@@ -47,32 +41,6 @@ const headerGetter = {
     return [...carrier.keys()];
   },
 };
-
-/**
- * Client side: inject the active trace context (W3C traceparent) into every outgoing call,
- * and open a client span around it, so traces cross every service hop.
- */
-export function createClientTracingInterceptor(): Interceptor {
-  const tracer = trace.getTracer("tessera");
-  return (next) => async (req) => {
-    if (!tracingEnabled()) return next(req);
-    const span = tracer.startSpan(`${req.service.typeName}/${req.method.name}`, {
-      kind: SpanKind.CLIENT,
-      attributes: { "rpc.system": "connect", "rpc.service": req.service.typeName, "rpc.method": req.method.name },
-    });
-    const ctx = trace.setSpan(context.active(), span);
-    propagation.inject(ctx, req.header, headerSetter);
-    try {
-      const res = await context.with(ctx, () => next(req));
-      span.end();
-      return res;
-    } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-      span.end();
-      throw err;
-    }
-  };
-}
 
 /**
  * Server side: continue the caller's trace (from traceparent) in a server span, and run the

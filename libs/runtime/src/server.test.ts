@@ -27,7 +27,7 @@ test("one port answers HTTP/1.1 and h2c, and drains in-flight calls on close", a
     name: "t",
     host: "127.0.0.1",
     port: 0,
-    routes: () => {},
+    bindings: [],
     log,
     drainTimeoutMs: 5_000,
     rest: (req, res) => {
@@ -67,7 +67,7 @@ test("one port answers HTTP/1.1 and h2c, and drains in-flight calls on close", a
 });
 
 test("close() gives up on a call that outlives the drain timeout", async () => {
-  const server = await startServer({ name: "t", host: "127.0.0.1", port: 0, routes: () => {}, log, drainTimeoutMs: 100, rest: () => {} });
+  const server = await startServer({ name: "t", host: "127.0.0.1", port: 0, bindings: [], log, drainTimeoutMs: 100, rest: () => {} });
   const hung = h1(server.url, "/never").catch((e: Error) => e);
   await new Promise((r) => setTimeout(r, 50));
   const t0 = Date.now();

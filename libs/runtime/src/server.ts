@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { createConnectRouter, type ConnectRouter } from "@connectrpc/connect";
+import { createConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { create } from "@bufbuild/protobuf";
 import {
@@ -11,6 +11,8 @@ import {
 } from "@tessera/gen/grpc/health/v1/health_pb";
 import type { Logger } from "./log.js";
 import { createErrorInterceptor, createServerTracingInterceptor } from "./interceptors.js";
+import { routesOf, type ServiceBinding } from "./binding.js";
+import { createConnectFastPath } from "./connect-fast.js";
 
 /** A Node request handler for both HTTP/1.1 and HTTP/2 requests. */
 export type NodeHandler = (
@@ -26,7 +28,7 @@ export interface ServerOptions {
   /** 0 picks a free port (tests). */
   port: number;
   /** Connect/gRPC/gRPC-Web services to serve. */
-  routes: (router: ConnectRouter) => void;
+  bindings: readonly ServiceBinding[];
   /** Plain HTTP routes (REST surfaces); called for paths no RPC matches. */
   rest?: NodeHandler;
   log: Logger;
@@ -48,7 +50,8 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 /**
  * Start one listener that speaks HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge) on the
- * same port, serving Connect, gRPC and gRPC-Web for `routes`, `/healthz`, the gRPC health
+ * same port, serving Connect, gRPC and gRPC-Web for `bindings` (Connect's binary unary and
+ * server-streaming calls on a fast path, everything else through connect-node), `/healthz`, the gRPC health
  * protocol, and `rest` for everything else. The protocol is told from the first bytes of each
  * connection: the HTTP/2 preface goes to the HTTP/2 server, anything else to HTTP/1.1.
  */
@@ -58,9 +61,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
+  const routes = routesOf(opts.bindings);
   const connect = connectNodeAdapter({
     routes: (router) => {
-      opts.routes(router);
+      routes(router);
       router.service(Health, {
         check: () =>
           create(HealthCheckResponseSchema, {
@@ -91,9 +95,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   // RPC paths are /<package.Service>/<Method>; anything else goes straight to the REST
   // handler without passing through the Connect adapter's routing.
+  const fast = createConnectFastPath(opts.bindings, { log, readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024 });
   const rpcPaths = new Set<string>(["/grpc.health.v1.Health/Check", "/grpc.health.v1.Health/Watch"]);
   const probe = createConnectRouter();
-  opts.routes(probe);
+  routes(probe);
   for (const h of probe.handlers) rpcPaths.add(h.requestPath);
 
   const handler: NodeHandler = (req, res) => {
@@ -109,8 +114,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     res.once("close", finish);
     const url = req.url ?? "/";
     const q = url.indexOf("?");
-    if (rpcPaths.has(q < 0 ? url : url.slice(0, q))) connect(req, res);
-    else fallback(req, res);
+    if (!rpcPaths.has(q < 0 ? url : url.slice(0, q))) fallback(req, res);
+    else if (!fast(req, res)) connect(req, res);
   };
 
   const h1 = http.createServer({ keepAliveTimeout: 65_000 }, handler as http.RequestListener);

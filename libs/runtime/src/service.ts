@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { routesOf, type ServiceBinding } from "./binding.js";
+import type { ServiceBinding } from "./binding.js";
 import { loadConfig, type Config } from "./config.js";
 import { createLogger, type Logger } from "./log.js";
 import { startServer, type NodeHandler, type RunningServer } from "./server.js";
@@ -69,7 +69,7 @@ export async function runService(
     name,
     host: listen.host,
     port: listen.port,
-    routes: routesOf(svc.bindings),
+    bindings: svc.bindings,
     rest: svc.rest,
     log,
     readMaxBytes: cfg.server.max_body_bytes,

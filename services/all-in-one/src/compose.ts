@@ -7,7 +7,6 @@ import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import {
   createDirectClient,
-  routesOf,
   startServer,
   type BuiltService,
   type ServiceBinding,
@@ -76,7 +75,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
     name: "tessera",
     host: cfg.server.host,
     port: cfg.server.port,
-    routes: routesOf(ingress.bindings),
+    bindings: ingress.bindings,
     rest: ingress.rest,
     log,
     readMaxBytes: cfg.server.max_body_bytes,

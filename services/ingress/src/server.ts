@@ -1,11 +1,11 @@
-import { createClient, type Client } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
 import { AuthzService } from "@tessera/gen/tessera/authz/v1/authz_pb";
 import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import type { EventPublisher } from "@tessera/events";
 import { createKafkaPublisher } from "@tessera/events";
 import { errorToOpenAI } from "@tessera/openai-format";
-import { createMeshTransport, meshUrl, TesseraError, type BuiltService, type Config, type Logger } from "@tessera/runtime";
+import { createMeshClient, meshUrl, TesseraError, type BuiltService, type Config, type Logger } from "@tessera/runtime";
 import { createCallPipeline } from "./domain/call.js";
 import { createOpenAISurface } from "./rest/openai.js";
 import { sendJson } from "./rest/http.js";
@@ -47,9 +47,9 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
   if (cfg.events.kind !== "kafka")
     throw new Error("ingress as its own process needs events.kind: kafka (the in-process queue only works all-in-one)");
   return createIngress({
-    authz: createClient(AuthzService, createMeshTransport(meshUrl(cfg, "authz"))),
-    redaction: createClient(RedactionService, createMeshTransport(meshUrl(cfg, "redaction"))),
-    router: createClient(RouterService, createMeshTransport(meshUrl(cfg, "router"))),
+    authz: createMeshClient(AuthzService, meshUrl(cfg, "authz")),
+    redaction: createMeshClient(RedactionService, meshUrl(cfg, "redaction")),
+    router: createMeshClient(RouterService, meshUrl(cfg, "router")),
     events: createKafkaPublisher({ brokers: cfg.events.brokers, topic: cfg.events.topic, clientId: "tessera-ingress", log }),
     log,
     maxBodyBytes: cfg.server.max_body_bytes,

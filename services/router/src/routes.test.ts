@@ -20,7 +20,7 @@ describe("router service, in memory and on a real port", () => {
   before(async () => {
     fake = await startFakeOpenAI();
     svc = await build(testConfig({ fakeUrl: fake.url }), log);
-    server = await startServer({ name: "router", host: "127.0.0.1", port: 0, routes: routesOf(svc.bindings), log });
+    server = await startServer({ name: "router", host: "127.0.0.1", port: 0, bindings: svc.bindings, log });
   });
   after(async () => {
     await server.close();

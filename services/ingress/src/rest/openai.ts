@@ -54,7 +54,7 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
   async function chatCompletions(req: Req, res: Res) {
     const abort = new AbortController();
     res.once("close", () => {
-      if (!res.writableFinished) abort.abort();
+      if (!res.writableEnded) abort.abort();
     });
     let parsed;
     try {
