@@ -98,9 +98,15 @@ export interface KafkaConsumerOptions extends KafkaConnectionOptions {
   partitionsConsumedConcurrently?: number;
   /**
    * Longest a fetch waits on the broker for new records. `stop()` waits for the fetch in
-   * flight, so this bounds how long stopping an idle consumer takes. Default 1 000 ms.
+   * flight, so this bounds how long stopping an idle consumer takes. Default 500 ms.
    */
   maxWaitTimeMs?: number;
+  /**
+   * Bytes a fetch waits for (up to maxWaitTimeMs) before the broker answers. Larger batches
+   * mean fewer, larger inserts downstream (the benchmark showed one insert per handful of
+   * events eating metering's CPU). Default 128 KiB.
+   */
+  minBytes?: number;
 }
 
 /** A Kafka-backed {@link EventConsumer}. */
@@ -418,7 +424,8 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   const retryInitialMs = positive(fn, "retryInitialMs", opts.retryInitialMs ?? 100, false);
   const retryMaxMs = positive(fn, "retryMaxMs", opts.retryMaxMs ?? 5_000, false);
   const concurrency = positive(fn, "partitionsConsumedConcurrently", opts.partitionsConsumedConcurrently ?? 1);
-  const maxWaitTimeInMs = positive(fn, "maxWaitTimeMs", opts.maxWaitTimeMs ?? 1_000);
+  const maxWaitTimeInMs = positive(fn, "maxWaitTimeMs", opts.maxWaitTimeMs ?? 500);
+  const minBytes = positive(fn, "minBytes", opts.minBytes ?? 128 * 1024);
   const log = opts.log ?? createStderrLogger("events.kafka.consumer");
   const kafka = makeClient(opts, log);
 
@@ -498,6 +505,7 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
         rebalanceTimeout,
         heartbeatInterval,
         maxWaitTimeInMs,
+        minBytes,
         allowAutoTopicCreation: false,
         retry: { initialRetryTime: 100, maxRetryTime: 2_000, retries: 5 },
       });

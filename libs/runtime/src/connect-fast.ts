@@ -245,7 +245,6 @@ function createSessionPool(baseUrl: string, opts: MeshClientOptions) {
     clearInterval(pinger);
     pinger = setInterval(() => s.ping(() => {}), opts.pingIntervalMs ?? 30_000);
     pinger.unref();
-    s.unref();
     return s;
   };
   return {

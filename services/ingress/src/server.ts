@@ -46,12 +46,22 @@ export function createIngress(deps: IngressDeps): BuiltService {
 export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
   if (cfg.events.kind !== "kafka")
     throw new Error("ingress as its own process needs events.kind: kafka (the in-process queue only works all-in-one)");
-  return createIngress({
-    authz: createMeshClient(AuthzService, meshUrl(cfg, "authz")),
-    redaction: createMeshClient(RedactionService, meshUrl(cfg, "redaction")),
-    router: createMeshClient(RouterService, meshUrl(cfg, "router")),
+  const authz = createMeshClient(AuthzService, meshUrl(cfg, "authz"));
+  const redaction = createMeshClient(RedactionService, meshUrl(cfg, "redaction"));
+  const router = createMeshClient(RouterService, meshUrl(cfg, "router"));
+  const ingress = createIngress({
+    authz,
+    redaction,
+    router,
     events: createKafkaPublisher({ brokers: cfg.events.brokers, topic: cfg.events.topic, clientId: "tessera-ingress", log }),
     log,
     maxBodyBytes: cfg.server.max_body_bytes,
   });
+  return {
+    ...ingress,
+    stop: async () => {
+      await ingress.stop();
+      for (const c of [authz, redaction, router]) c.close();
+    },
+  };
 }
