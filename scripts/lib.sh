@@ -4,8 +4,10 @@ step() { printf '[%s] %s\n' "${STEP_TAG:-tessera}" "$*" >&2; }
 # Install npm packages when node_modules is missing or older than the lockfile.
 ensure_node_modules() {
   if [ ! -x node_modules/.bin/tsx ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    step "installing npm packages (npm ci)…"
-    npm ci --no-audit --no-fund --loglevel=error
+    # `npm install`, not `npm ci`: the lockfile cannot list buf's optional per-platform
+    # binaries that the registry does not serve, which `npm ci` rejects as out of sync.
+    step "installing npm packages (npm install)…"
+    npm install --no-audit --no-fund --loglevel=error
   fi
 }
 
