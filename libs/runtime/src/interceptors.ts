@@ -5,6 +5,26 @@ import { toConnectError } from "./errors.js";
 import { tracingEnabled } from "./telemetry.js";
 
 /**
+ * A stream response whose messages pass through, with `onError` (which must throw) seeing a
+ * failure mid-stream and `onEnd` running however the stream ends.
+ */
+function watchStream(res: StreamResponse, onError: (err: unknown) => never, onEnd?: () => void): StreamResponse {
+  const inner = res.message;
+  return {
+    ...res,
+    message: (async function* () {
+      try {
+        yield* inner;
+      } catch (err) {
+        onError(err);
+      } finally {
+        onEnd?.();
+      }
+    })(),
+  };
+}
+
+/**
  * Server side: every error leaving a handler becomes a ConnectError that carries its
  * TesseraError details; anything unexpected is logged with its cause and sent as Internal.
  * Wraps streams too, so an error in the middle of a stream is mapped the same way.
@@ -19,17 +39,9 @@ export function createErrorInterceptor(log: Logger): Interceptor {
       throw toConnectError(err, onInternal);
     }
     if (!res.stream) return res;
-    const inner = res.message;
-    return {
-      ...res,
-      message: (async function* () {
-        try {
-          yield* inner;
-        } catch (err) {
-          throw toConnectError(err, onInternal);
-        }
-      })(),
-    };
+    return watchStream(res, (err) => {
+      throw toConnectError(err, onInternal);
+    });
   };
 }
 
@@ -63,20 +75,14 @@ export function createServerTracingInterceptor(): Interceptor {
         span.end();
         return res;
       }
-      const inner = res.message;
-      return {
-        ...res,
-        message: (async function* () {
-          try {
-            yield* inner;
-          } catch (err) {
-            span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
-            throw err;
-          } finally {
-            span.end();
-          }
-        })(),
-      };
+      return watchStream(
+        res,
+        (err) => {
+          span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+          throw err;
+        },
+        () => span.end(),
+      );
     } catch (err) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
       span.end();
