@@ -10,6 +10,8 @@ export const TEST_KEYS = {
 export interface TestConfigOptions {
   /** Base URL of the fake OpenAI upstream. */
   fakeUrl: string;
+  /** Base URL of the fake Anthropic upstream (the anthropic provider is left out without it). */
+  anthropicUrl?: string;
   port?: number;
   maxBodyBytes?: number;
   /** Extra YAML appended at the top level (events, usage_store, mesh …). */
@@ -35,17 +37,19 @@ providers:
   - { id: fake, kind: openai, base_url: "${o.fakeUrl}", api_key_env: FAKE_OPENAI_KEY, connections: 8, timeout_ms: 5000 }
   - { id: down, kind: openai, base_url: "http://127.0.0.1:1/v1", timeout_ms: 2000 }
   - { id: off, kind: openai, base_url: "http://127.0.0.1:1/v1", api_key_env: TESSERA_TEST_UNSET_KEY }
+${o.anthropicUrl ? `  - { id: fake-anthropic, kind: anthropic, base_url: "${o.anthropicUrl}", api_key_env: FAKE_ANTHROPIC_KEY, timeout_ms: 5000 }` : ""}
 models:
   - { name: demo, deployments: [{ provider: demo, model: demo }] }
   - { name: gpt-fake, owned_by: openai, deployments: [{ provider: fake, model: gpt-4o-mini }] }
   - { name: with-fallback, deployments: [{ provider: down, model: x }, { provider: fake, model: gpt-4o-mini }] }
   - { name: switched-off, deployments: [{ provider: off, model: x }] }
+${o.anthropicUrl ? "  - { name: claude-fake, owned_by: anthropic, deployments: [{ provider: fake-anthropic, model: claude-3-5-haiku-latest }] }" : ""}
 ${o.extra ?? ""}
 `;
 }
 
 /** The env the test configuration reads secrets from. */
-export const TEST_ENV = { FAKE_OPENAI_KEY: "sk-fake-upstream-secret" } as NodeJS.ProcessEnv;
+export const TEST_ENV = { FAKE_OPENAI_KEY: "sk-fake-upstream-secret", FAKE_ANTHROPIC_KEY: "sk-ant-fake-upstream-secret" } as NodeJS.ProcessEnv;
 
 /** Parse the test configuration. */
 export function testConfig(o: TestConfigOptions): Config {

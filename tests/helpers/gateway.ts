@@ -1,5 +1,6 @@
 import { memoryLogger } from "./log.js";
 import { startFakeOpenAI, type FakeOpenAI } from "../../services/router/src/providers/openai/fake.js";
+import { startFakeAnthropic, type FakeAnthropic } from "../../services/router/src/providers/anthropic/fake.js";
 import { startAllInOne, type AllInOne } from "@tessera/all-in-one";
 import { testConfig, type TestConfigOptions } from "./config.js";
 
@@ -9,21 +10,25 @@ export { memoryLogger };
 export async function startTestGateway(o: Partial<TestConfigOptions> = {}): Promise<{
   gw: AllInOne;
   fake: FakeOpenAI;
+  anthropic: FakeAnthropic;
   url: string;
   logLines: string[];
   stop: () => Promise<void>;
 }> {
   const fake = await startFakeOpenAI();
+  const anthropic = await startFakeAnthropic();
   const { log, lines } = memoryLogger("tessera");
-  const gw = await startAllInOne(testConfig({ fakeUrl: fake.url, ...o }), log);
+  const gw = await startAllInOne(testConfig({ fakeUrl: fake.url, anthropicUrl: anthropic.url, ...o }), log);
   return {
     gw,
     fake,
+    anthropic,
     url: gw.server.url,
     logLines: lines,
     stop: async () => {
       await gw.stop();
       await fake.close();
+      await anthropic.close();
     },
   };
 }

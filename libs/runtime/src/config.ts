@@ -49,8 +49,11 @@ const ApiKeySchema = z
 const ProviderSchema = z
   .object({
     id: z.string().min(1),
-    /** Adapter kind. "demo" echoes; "openai" speaks the OpenAI chat-completions API. */
-    kind: z.enum(["demo", "openai"]),
+    /**
+     * Adapter kind. "demo" echoes; "openai" speaks the OpenAI chat-completions API (and any
+     * compatible server); "anthropic" the Anthropic Messages API.
+     */
+    kind: z.enum(["demo", "openai", "anthropic"]),
     base_url: z.string().url().optional(),
     /** Environment variable with the provider's API key; the provider is off when it is unset. */
     api_key_env: z.string().optional(),

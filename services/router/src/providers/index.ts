@@ -1,6 +1,7 @@
 import type { ResolvedProvider } from "@tessera/runtime";
 import { createDemoAdapter } from "./demo/adapter.js";
 import { createOpenAIAdapter } from "./openai/adapter.js";
+import { createAnthropicAdapter } from "./anthropic/adapter.js";
 import type { ProviderAdapter } from "./types.js";
 
 export type { ProviderAdapter } from "./types.js";
@@ -12,11 +13,14 @@ export { ProviderError } from "./errors.js";
  */
 export function createAdapter(p: ResolvedProvider): ProviderAdapter | undefined {
   if (p.api_key_env && !p.apiKey) return undefined;
+  const http = { id: p.id, baseUrl: p.base_url!, apiKey: p.apiKey, connections: p.connections, timeoutMs: p.timeout_ms };
   switch (p.kind) {
     case "demo":
       return createDemoAdapter();
     case "openai":
-      return createOpenAIAdapter({ id: p.id, baseUrl: p.base_url!, apiKey: p.apiKey, connections: p.connections, timeoutMs: p.timeout_ms });
+      return createOpenAIAdapter(http);
+    case "anthropic":
+      return createAnthropicAdapter(http);
     default: {
       const kind: never = p.kind;
       throw new Error(`no adapter for provider kind ${String(kind)}`);

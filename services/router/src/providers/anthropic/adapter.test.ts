@@ -1,0 +1,179 @@
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { ChatRequestSchema, Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { TesseraError } from "@tessera/runtime";
+import type { ProviderAdapter } from "../types.js";
+import { ProviderError } from "../errors.js";
+import { createAnthropicAdapter } from "./adapter.js";
+import { startFakeAnthropic, type FakeAnthropic } from "./fake.js";
+
+let fake: FakeAnthropic;
+let adapter: ProviderAdapter;
+const MODEL = "claude-sonnet-4-5";
+
+before(async () => {
+  fake = await startFakeAnthropic();
+  adapter = createAnthropicAdapter({ id: "anthropic-test", baseUrl: fake.url, apiKey: "sk-ant-test", connections: 4, timeoutMs: 5_000 });
+});
+after(async () => {
+  await adapter.close();
+  await fake.close();
+});
+beforeEach(() => {
+  fake.mode = "ok";
+  fake.calls.length = 0;
+});
+
+const req = (init: MessageInitShape<typeof ChatRequestSchema> = {}) =>
+  create(ChatRequestSchema, { messages: [{ role: Role.SYSTEM, content: "Be brief." }, { role: Role.USER, content: "Hello" }], ...init });
+const withTool = () => req({ tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }] });
+
+async function collect(it: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
+  const out: ChatChunk[] = [];
+  for await (const c of it) out.push(c);
+  return out;
+}
+
+async function rejectsWith(p: Promise<unknown>, check: (e: ProviderError) => void) {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof ProviderError, `a ProviderError, got ${String(err)}`);
+    check(err);
+    return true;
+  });
+}
+
+test("chat: posts to /v1/messages with Anthropic headers and body, returns the echo with usage", async () => {
+  const r = await adapter.chat(req(), MODEL, AbortSignal.timeout(5_000));
+  assert.equal(r.choices[0]!.message?.content, "Echo: Hello");
+  assert.equal(r.choices[0]!.finishReason, "stop");
+  assert.match(r.id, /^msg_fake/);
+  assert.equal(r.model, MODEL);
+  assert.ok((r.usage?.promptTokens ?? 0) > 0);
+  assert.equal(r.usage?.completionTokens, 2);
+  const call = fake.calls[0]!;
+  assert.equal(call.path, "/v1/messages");
+  assert.equal(call.headers["x-api-key"], "sk-ant-test");
+  assert.equal(call.headers["anthropic-version"], "2023-06-01");
+  assert.match(String(call.headers["content-type"]), /application\/json/);
+  assert.equal(call.headers["authorization"], undefined);
+  assert.deepEqual(call.body, { model: MODEL, max_tokens: 4096, system: "Be brief.", messages: [{ role: "user", content: "Hello" }] });
+});
+
+test("chat with tools: tool_use comes back as a tool call with JSON arguments", async () => {
+  const r = await adapter.chat(withTool(), MODEL, AbortSignal.timeout(5_000));
+  const c = r.choices[0]!;
+  assert.equal(c.finishReason, "tool_calls");
+  assert.equal(c.message?.content, "Let me call a tool.");
+  assert.equal(c.message?.toolCalls[0]?.function?.name, "get_weather");
+  assert.match(c.message!.toolCalls[0]!.id, /^toolu_fake/);
+  assert.deepEqual(JSON.parse(c.message!.toolCalls[0]!.function!.arguments), { city: "Paris" });
+});
+
+test("stream: role first, echoed text, finish stop, usage on the last chunk; the request asks for stream", async () => {
+  const chunks = await collect(adapter.stream(req(), MODEL, AbortSignal.timeout(5_000)));
+  assert.equal(chunks[0]!.choices[0]!.delta?.role, Role.ASSISTANT);
+  const text = chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
+  assert.equal(text, "Echo: Hello");
+  assert.equal(chunks.find((c) => c.choices[0]?.finishReason)?.choices[0]?.finishReason, "stop");
+  const last = chunks[chunks.length - 1]!;
+  assert.equal(last.usage?.completionTokens, 2);
+  assert.ok((last.usage?.promptTokens ?? 0) > 0);
+  assert.equal(fake.calls[0]!.body["stream"], true);
+  assert.match(String(fake.calls[0]!.headers["accept"]), /text\/event-stream/);
+});
+
+test("stream with tools: the call's id and name arrive first, the arguments assemble to the fake's input", async () => {
+  const chunks = await collect(adapter.stream(withTool(), MODEL, AbortSignal.timeout(5_000)));
+  const deltas = chunks.flatMap((c) => c.choices[0]?.delta?.toolCalls ?? []);
+  assert.ok(deltas.length >= 3, "several fragments");
+  assert.ok(deltas.every((d) => d.index === 0));
+  assert.match(deltas[0]!.id, /^toolu_fake/);
+  assert.equal(deltas[0]!.name, "get_weather");
+  assert.equal(deltas[0]!.type, "function");
+  assert.deepEqual(JSON.parse(deltas.map((d) => d.arguments).join("")), { city: "Paris" });
+  assert.equal(chunks.find((c) => c.choices[0]?.finishReason)?.choices[0]?.finishReason, "tool_calls");
+});
+
+const ERRORS: { mode: FakeAnthropic["mode"]; kind: string; retryable: boolean; code: string; status: number; retryAfterS?: number; message?: RegExp }[] = [
+  { mode: "error_429", kind: "rate_limited", retryable: true, code: "upstream_rate_limited", status: 429, retryAfterS: 7, message: /rate_limit_error/ },
+  { mode: "error_529", kind: "upstream_error", retryable: true, code: "upstream_overloaded", status: 502, message: /529: overloaded_error: Overloaded/ },
+  { mode: "error_400", kind: "invalid_request", retryable: false, code: "upstream_invalid_request", status: 400, message: /temperature: range: 0\.\.1/ },
+  { mode: "error_401", kind: "upstream_error", retryable: false, code: "upstream_auth", status: 502 },
+  { mode: "garbage", kind: "upstream_error", retryable: true, code: "upstream_garbage", status: 502 },
+];
+
+for (const e of ERRORS) {
+  test(`chat ${e.mode} → ${e.kind} (retryable ${e.retryable}, code ${e.code})`, async () => {
+    fake.mode = e.mode;
+    await rejectsWith(adapter.chat(req(), MODEL, AbortSignal.timeout(5_000)), (err) => {
+      assert.equal(err.kind, e.kind);
+      assert.equal(err.retryable, e.retryable);
+      assert.equal(err.details.code, e.code);
+      assert.equal(err.status, e.status);
+      if (e.retryAfterS !== undefined) assert.equal(err.details.retryAfterS, e.retryAfterS);
+      if (e.message) assert.match(err.message, e.message);
+    });
+  });
+}
+
+test("stream error_529 before any event → retryable overloaded error", async () => {
+  fake.mode = "error_529";
+  await rejectsWith(collect(adapter.stream(req(), MODEL, AbortSignal.timeout(5_000))), (err) => {
+    assert.equal(err.details.code, "upstream_overloaded");
+    assert.equal(err.retryable, true);
+  });
+});
+
+test("stream garbage event → upstream_garbage", async () => {
+  fake.mode = "garbage";
+  await rejectsWith(collect(adapter.stream(req(), MODEL, AbortSignal.timeout(5_000))), (err) => {
+    assert.equal(err.details.code, "upstream_garbage");
+  });
+});
+
+test("stream cut before message_stop → upstream_stream_cut after the chunks already sent", async () => {
+  fake.mode = "cut_stream";
+  const got: ChatChunk[] = [];
+  await rejectsWith(
+    (async () => {
+      for await (const c of adapter.stream(req(), MODEL, AbortSignal.timeout(5_000))) got.push(c);
+    })(),
+    (err) => {
+      assert.equal(err.kind, "upstream_error");
+      assert.equal(err.details.code, "upstream_stream_cut");
+      assert.equal(err.retryable, false);
+    },
+  );
+  assert.equal(got[0]?.choices[0]?.delta?.role, Role.ASSISTANT, "the role chunk was delivered before the cut");
+});
+
+test("stream error event mid-stream → ProviderError with Anthropic's error type", async () => {
+  fake.mode = "stream_error";
+  await rejectsWith(collect(adapter.stream(req(), MODEL, AbortSignal.timeout(5_000))), (err) => {
+    assert.equal(err.details.code, "upstream_overloaded");
+    assert.match(err.message, /overloaded_error/);
+  });
+});
+
+test("a request that cannot be translated fails with invalid_request before any upstream call", async () => {
+  const bad = req({ responseFormat: { type: "json_schema", schemaName: "x" } });
+  await assert.rejects(adapter.chat(bad, MODEL, AbortSignal.timeout(5_000)), (err: unknown) => {
+    assert.ok(err instanceof TesseraError);
+    assert.equal(err.kind, "invalid_request");
+    return true;
+  });
+  assert.equal(fake.calls.length, 0);
+});
+
+test("an unreachable origin → retryable upstream_unreachable", async () => {
+  const dead = createAnthropicAdapter({ id: "dead", baseUrl: "http://127.0.0.1:1/v1", apiKey: "k", connections: 1, timeoutMs: 2_000 });
+  try {
+    await rejectsWith(dead.chat(req(), MODEL, AbortSignal.timeout(5_000)), (err) => {
+      assert.equal(err.details.code, "upstream_unreachable");
+      assert.equal(err.retryable, true);
+    });
+  } finally {
+    await dead.close();
+  }
+});
