@@ -51,9 +51,9 @@ const ProviderSchema = z
     id: z.string().min(1),
     /**
      * Adapter kind. "demo" echoes; "openai" speaks the OpenAI chat-completions API (and any
-     * compatible server); "anthropic" the Anthropic Messages API.
+     * compatible server); "anthropic" the Anthropic Messages API; "gemini" Google's Gemini API.
      */
-    kind: z.enum(["demo", "openai", "anthropic"]),
+    kind: z.enum(["demo", "openai", "anthropic", "gemini"]),
     base_url: z.string().url().optional(),
     /** Environment variable with the provider's API key; the provider is off when it is unset. */
     api_key_env: z.string().optional(),

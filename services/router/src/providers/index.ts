@@ -2,6 +2,7 @@ import type { ResolvedProvider } from "@tessera/runtime";
 import { createDemoAdapter } from "./demo/adapter.js";
 import { createOpenAIAdapter } from "./openai/adapter.js";
 import { createAnthropicAdapter } from "./anthropic/adapter.js";
+import { createGeminiAdapter } from "./gemini/adapter.js";
 import type { ProviderAdapter } from "./types.js";
 
 export type { ProviderAdapter } from "./types.js";
@@ -21,6 +22,8 @@ export function createAdapter(p: ResolvedProvider): ProviderAdapter | undefined 
       return createOpenAIAdapter(http);
     case "anthropic":
       return createAnthropicAdapter(http);
+    case "gemini":
+      return createGeminiAdapter(http);
     default: {
       const kind: never = p.kind;
       throw new Error(`no adapter for provider kind ${String(kind)}`);

@@ -1,0 +1,211 @@
+import { test, before, after, beforeEach } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { ChatRequestSchema, Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { TesseraError } from "@tessera/runtime";
+import { ProviderError } from "../errors.js";
+import type { ProviderAdapter } from "../types.js";
+import { createGeminiAdapter, geminiStatusError } from "./adapter.js";
+import { FAKE_GEMINI_KEY, startFakeGemini, type FakeGemini } from "./fake.js";
+
+let fake: FakeGemini;
+let adapter: ProviderAdapter;
+
+before(async () => {
+  fake = await startFakeGemini();
+  adapter = createGeminiAdapter({ id: "gemini-test", baseUrl: fake.url, apiKey: FAKE_GEMINI_KEY, connections: 4, timeoutMs: 5_000 });
+});
+after(async () => {
+  await adapter.close();
+  await fake.close();
+});
+beforeEach(() => {
+  fake.mode = "ok";
+  fake.calls.length = 0;
+});
+
+const req = (init: Partial<MessageInitShape<typeof ChatRequestSchema>> = {}) =>
+  create(ChatRequestSchema, { model: "alias", messages: [{ role: Role.SYSTEM, content: "Be brief." }, { role: Role.USER, content: "hello there" }], ...init } as MessageInitShape<typeof ChatRequestSchema>);
+const withTools = () =>
+  req({ tools: [{ type: "function", function: { name: "get_weather", description: "w", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } }] });
+const signal = () => AbortSignal.timeout(5_000);
+
+async function collect(it: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
+  const out: ChatChunk[] = [];
+  for await (const c of it) out.push(c);
+  return out;
+}
+
+function assertProviderError(err: unknown, kind: string, code: string, retryable: boolean, status?: number): true {
+  assert.ok(err instanceof ProviderError, `expected a ProviderError, got ${String(err)}`);
+  assert.equal(err.kind, kind);
+  assert.equal(err.details.code, code);
+  assert.equal(err.retryable, retryable);
+  if (status !== undefined) assert.equal(err.status, status);
+  return true;
+}
+
+test("chat: sends the documented request and translates the answer", async () => {
+  const r = await adapter.chat(req({ temperature: 0.3 }), "gemini-2.5-flash", signal());
+  assert.equal(r.choices[0]!.message?.content, "Echo: hello there");
+  assert.equal(r.choices[0]!.finishReason, "stop");
+  assert.equal(r.model, "gemini-2.5-flash");
+  assert.match(r.id, /^fakeResp\d+$/);
+  assert.ok((r.usage?.promptTokens ?? 0) > 0);
+  assert.equal(r.usage?.totalTokens, r.usage!.promptTokens + r.usage!.completionTokens);
+  const call = fake.calls[0]!;
+  assert.equal(call.path, "/v1beta/models/gemini-2.5-flash:generateContent");
+  assert.equal(call.headers["x-goog-api-key"], FAKE_GEMINI_KEY);
+  assert.equal(call.headers["authorization"], undefined);
+  assert.deepEqual(call.body, {
+    contents: [{ role: "user", parts: [{ text: "hello there" }] }],
+    systemInstruction: { parts: [{ text: "Be brief." }] },
+    generationConfig: { temperature: 0.3 },
+  });
+});
+
+test("chat: a models/ prefix on the deployment model is not doubled", async () => {
+  await adapter.chat(req(), "models/gemini-2.0-flash", signal());
+  assert.equal(fake.calls[0]!.path, "/v1beta/models/gemini-2.0-flash:generateContent");
+});
+
+test("chat with tools: the function call comes back as a tool call", async () => {
+  const r = await adapter.chat(withTools(), "gemini-2.5-flash", signal());
+  const c = r.choices[0]!;
+  assert.equal(c.finishReason, "tool_calls");
+  assert.equal(c.message?.toolCalls.length, 1);
+  assert.equal(c.message!.toolCalls[0]!.id, `call_${r.id}_0`);
+  assert.equal(c.message!.toolCalls[0]!.function?.name, "get_weather");
+  assert.equal(c.message!.toolCalls[0]!.function?.arguments, '{"city":"Paris"}');
+  assert.deepEqual(fake.calls[0]!.body["tools"], [
+    { functionDeclarations: [{ name: "get_weather", description: "w", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }] },
+  ]);
+});
+
+test("chat: a blocked prompt is a content_filter answer", async () => {
+  fake.mode = "blocked";
+  const r = await adapter.chat(req(), "gemini-2.5-flash", signal());
+  assert.equal(r.choices[0]!.finishReason, "content_filter");
+  assert.match(r.choices[0]!.message!.refusal, /SAFETY/);
+});
+
+test("stream: role, word deltas, finish and usage on the last chunk", async () => {
+  const chunks = await collect(adapter.stream(req(), "gemini-2.5-flash", signal()));
+  assert.equal(fake.calls[0]!.path, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
+  assert.equal(fake.calls[0]!.headers["accept"], "text/event-stream");
+  assert.equal(chunks[0]!.choices[0]!.delta?.role, Role.ASSISTANT);
+  assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), "Echo: hello there");
+  const last = chunks[chunks.length - 1]!;
+  assert.equal(last.choices[0]!.finishReason, "stop");
+  assert.equal(last.usage?.completionTokens, 3);
+  assert.ok((last.usage?.promptTokens ?? 0) > 0);
+  for (const c of chunks.slice(0, -1)) assert.equal(c.choices[0]!.finishReason, "");
+});
+
+test("stream with tools: one complete tool call delta, finish tool_calls", async () => {
+  const chunks = await collect(adapter.stream(withTools(), "gemini-2.5-flash", signal()));
+  const calls = chunks.flatMap((c) => c.choices.flatMap((ch) => ch.delta?.toolCalls ?? []));
+  assert.deepEqual(calls.map((t) => [t.index, t.id, t.name, t.arguments]), [[0, `call_${chunks[0]!.id}_0`, "get_weather", '{"city":"Paris"}']]);
+  assert.match(chunks[0]!.id, /^fakeResp\d+$/);
+  assert.equal(chunks[chunks.length - 1]!.choices[0]!.finishReason, "tool_calls");
+});
+
+const errorCases: [string, "error_429" | "error_503" | "error_400", string, string, boolean, number, RegExp][] = [
+  ["429 RESOURCE_EXHAUSTED", "error_429", "rate_limited", "upstream_rate_limited", true, 429, /RESOURCE_EXHAUSTED: You exceeded your current quota/],
+  ["503 UNAVAILABLE", "error_503", "upstream_error", "upstream_error", true, 502, /UNAVAILABLE: The model is overloaded/],
+  ["400 INVALID_ARGUMENT", "error_400", "invalid_request", "upstream_invalid_request", false, 400, /INVALID_ARGUMENT: \* GenerateContentRequest\.generation_config\.temperature: must be at most 2/],
+];
+for (const [name, mode, kind, code, retryable, status, message] of errorCases) {
+  for (const how of ["chat", "stream"] as const) {
+    test(`${how}: ${name} → ${kind} (${code}), retryable=${retryable}`, async () => {
+      fake.mode = mode;
+      const call = how === "chat" ? adapter.chat(req(), "gemini-2.5-flash", signal()) : collect(adapter.stream(req(), "gemini-2.5-flash", signal()));
+      await assert.rejects(call, (err: unknown) => {
+        assertProviderError(err, kind, code, retryable, status);
+        assert.match((err as Error).message, message);
+        return true;
+      });
+    });
+  }
+}
+
+test("429 carries RetryInfo.retryDelay as retryAfterS", async () => {
+  fake.mode = "error_429";
+  await assert.rejects(adapter.chat(req(), "gemini-2.5-flash", signal()), (err: unknown) => {
+    assert.equal((err as ProviderError).details.retryAfterS, 7);
+    return true;
+  });
+});
+
+test("a wrong API key (Google's 400 API_KEY_INVALID) → upstream_auth, not the caller's fault", async () => {
+  const bad = createGeminiAdapter({ id: "gemini-test", baseUrl: fake.url, apiKey: "wrong", connections: 1, timeoutMs: 5_000 });
+  try {
+    await assert.rejects(bad.chat(req(), "gemini-2.5-flash", signal()), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_auth", false, 502));
+  } finally {
+    await bad.close();
+  }
+});
+
+test("a missing API key (403 PERMISSION_DENIED) → upstream_auth", async () => {
+  const none = createGeminiAdapter({ id: "gemini-test", baseUrl: fake.url, apiKey: undefined, connections: 1, timeoutMs: 5_000 });
+  try {
+    await assert.rejects(collect(none.stream(req(), "gemini-2.5-flash", signal())), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_auth", false));
+  } finally {
+    await none.close();
+  }
+});
+
+test("chat: garbage body → upstream_garbage, retryable", async () => {
+  fake.mode = "garbage";
+  await assert.rejects(adapter.chat(req(), "gemini-2.5-flash", signal()), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_garbage", true));
+});
+
+test("stream: garbage event → upstream_garbage", async () => {
+  fake.mode = "garbage";
+  await assert.rejects(collect(adapter.stream(req(), "gemini-2.5-flash", signal())), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_garbage", false));
+});
+
+test("stream: connection cut mid-stream → upstream_stream_cut after the chunks already sent", async () => {
+  fake.mode = "cut_stream";
+  const got: ChatChunk[] = [];
+  await assert.rejects(
+    (async () => {
+      for await (const c of adapter.stream(req(), "gemini-2.5-flash", signal())) got.push(c);
+    })(),
+    (err: unknown) => assertProviderError(err, "upstream_error", "upstream_stream_cut", false),
+  );
+  assert.equal(got.length, 2);
+  assert.equal(got.map((c) => c.choices[0]!.delta?.content).join(""), "Echo: hello ");
+});
+
+test("an invalid request is rejected before any upstream call", async () => {
+  const bad = req({ messages: [{ role: Role.USER, content: "x" }, { role: Role.ASSISTANT, toolCalls: [{ id: "c", type: "function", function: { name: "f", arguments: "{" } }] }] });
+  await assert.rejects(adapter.chat(bad, "gemini-2.5-flash", signal()), (err: unknown) => {
+    assert.ok(err instanceof TesseraError && err.kind === "invalid_request");
+    return true;
+  });
+  assert.equal(fake.calls.length, 0);
+});
+
+test("unreachable upstream → upstream_unreachable, retryable", async () => {
+  const dead = createGeminiAdapter({ id: "gemini-test", baseUrl: "http://127.0.0.1:1/v1beta", apiKey: "k", connections: 1, timeoutMs: 2_000 });
+  try {
+    await assert.rejects(dead.chat(req(), "m", signal()), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_unreachable", true));
+  } finally {
+    await dead.close();
+  }
+});
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
+
+test("recorded error fixtures map as documented", () => {
+  assertProviderError(geminiStatusError("g", 400, fixture("error-400-api-key-invalid.json")), "upstream_error", "upstream_auth", false);
+  const e = geminiStatusError("g", 429, fixture("error-429-resource-exhausted.json"), "3");
+  assertProviderError(e, "rate_limited", "upstream_rate_limited", true, 429);
+  assert.equal(e.details.retryAfterS, 3);
+  assert.match(e.message, /^g returned 429: RESOURCE_EXHAUSTED: You exceeded your current quota/);
+  assertProviderError(geminiStatusError("g", 400, '{"error":{"code":400,"message":"User location is not supported for the API use.","status":"FAILED_PRECONDITION"}}'), "upstream_error", "upstream_failed_precondition", true);
+  assertProviderError(geminiStatusError("g", 404, '{"error":{"code":404,"message":"models/x is not found","status":"NOT_FOUND"}}'), "invalid_request", "upstream_invalid_request", false, 404);
+  assertProviderError(geminiStatusError("g", 500, "<html>oops</html>"), "upstream_error", "upstream_error", true);
+});
