@@ -94,3 +94,65 @@ describe("OpenAI surface served by the Anthropic Messages API", () => {
     );
   });
 });
+
+describe("OpenAI surface served by the Gemini API", () => {
+  let g: Awaited<ReturnType<typeof startTestGateway>>;
+  let client: OpenAI;
+  before(async () => {
+    g = await startTestGateway();
+    client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: TEST_KEYS.acme, maxRetries: 0, timeout: 10_000 });
+  });
+  after(() => g.stop());
+
+  test("a chat completion is translated to generateContent and back", async () => {
+    g.gemini.calls.length = 0;
+    const res = await client.chat.completions.create({
+      model: "gemini-fake",
+      messages: [
+        { role: "system", content: "be brief" },
+        { role: "user", content: "hi from bo@example.com" },
+      ],
+      temperature: 0.3,
+    });
+    assert.equal(res.choices[0]!.message.content, "Echo: hi from <EMAIL_1>");
+    assert.equal(res.choices[0]!.finish_reason, "stop");
+    assert.ok(res.usage!.total_tokens > 0);
+    const call = g.gemini.calls[0]!;
+    assert.match(call.path, /\/models\/gemini-2\.0-flash:generateContent$/);
+    assert.equal(call.headers["x-goog-api-key"], TEST_ENV["FAKE_GEMINI_KEY"]);
+    assert.deepEqual(call.body["systemInstruction"], { parts: [{ text: "be brief" }] });
+  });
+
+  test("a stream and its tool calls arrive as OpenAI chunks", async () => {
+    const stream = await client.chat.completions.create({ model: "gemini-fake", messages: [{ role: "user", content: "a b c" }], stream: true });
+    let text = "";
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? "";
+    assert.equal(text, "Echo: a b c");
+    const final = await client.chat.completions
+      .stream({
+        model: "gemini-fake",
+        messages: [{ role: "user", content: "weather?" }],
+        tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
+      })
+      .finalChatCompletion();
+    const tc = final.choices[0]!.message.tool_calls![0]!;
+    assert.equal(tc.type === "function" && tc.function.name, "get_weather");
+    assert.deepEqual(JSON.parse(tc.type === "function" ? tc.function.arguments : "{}"), { city: "Paris" });
+    assert.equal(final.choices[0]!.finish_reason, "tool_calls");
+  });
+
+  test("Gemini's errors come back in OpenAI's format with the right status", async () => {
+    for (const [mode, status] of [["error_429", 429], ["error_503", 502], ["error_400", 400]] as const) {
+      g.gemini.mode = mode;
+      try {
+        await assert.rejects(client.chat.completions.create({ model: "gemini-fake", messages: [{ role: "user", content: "x" }] }), (err: unknown) => {
+          assert.ok(err instanceof OpenAI.APIError);
+          assert.equal(err.status, status, mode);
+          return true;
+        });
+      } finally {
+        g.gemini.mode = "ok";
+      }
+    }
+  });
+});

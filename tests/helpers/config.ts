@@ -1,4 +1,5 @@
 import { parseConfig, sha256Hex, type Config } from "@tessera/runtime";
+import { FAKE_GEMINI_KEY } from "../../services/router/src/providers/gemini/fake.js";
 
 /** The API keys test configurations accept. */
 export const TEST_KEYS = {
@@ -12,6 +13,8 @@ export interface TestConfigOptions {
   fakeUrl: string;
   /** Base URL of the fake Anthropic upstream (the anthropic provider is left out without it). */
   anthropicUrl?: string;
+  /** Base URL of the fake Gemini upstream (the gemini provider is left out without it). */
+  geminiUrl?: string;
   port?: number;
   maxBodyBytes?: number;
   /** Extra YAML appended at the top level (events, usage_store, mesh …). */
@@ -38,18 +41,20 @@ providers:
   - { id: down, kind: openai, base_url: "http://127.0.0.1:1/v1", timeout_ms: 2000 }
   - { id: off, kind: openai, base_url: "http://127.0.0.1:1/v1", api_key_env: TESSERA_TEST_UNSET_KEY }
 ${o.anthropicUrl ? `  - { id: fake-anthropic, kind: anthropic, base_url: "${o.anthropicUrl}", api_key_env: FAKE_ANTHROPIC_KEY, timeout_ms: 5000 }` : ""}
+${o.geminiUrl ? `  - { id: fake-gemini, kind: gemini, base_url: "${o.geminiUrl}", api_key_env: FAKE_GEMINI_KEY, timeout_ms: 5000 }` : ""}
 models:
   - { name: demo, deployments: [{ provider: demo, model: demo }] }
   - { name: gpt-fake, owned_by: openai, deployments: [{ provider: fake, model: gpt-4o-mini }] }
   - { name: with-fallback, deployments: [{ provider: down, model: x }, { provider: fake, model: gpt-4o-mini }] }
   - { name: switched-off, deployments: [{ provider: off, model: x }] }
 ${o.anthropicUrl ? "  - { name: claude-fake, owned_by: anthropic, deployments: [{ provider: fake-anthropic, model: claude-3-5-haiku-latest }] }" : ""}
+${o.geminiUrl ? "  - { name: gemini-fake, owned_by: google, deployments: [{ provider: fake-gemini, model: gemini-2.0-flash }] }" : ""}
 ${o.extra ?? ""}
 `;
 }
 
 /** The env the test configuration reads secrets from. */
-export const TEST_ENV = { FAKE_OPENAI_KEY: "sk-fake-upstream-secret", FAKE_ANTHROPIC_KEY: "sk-ant-fake-upstream-secret" } as NodeJS.ProcessEnv;
+export const TEST_ENV = { FAKE_OPENAI_KEY: "sk-fake-upstream-secret", FAKE_ANTHROPIC_KEY: "sk-ant-fake-upstream-secret", FAKE_GEMINI_KEY } as NodeJS.ProcessEnv;
 
 /** Parse the test configuration. */
 export function testConfig(o: TestConfigOptions): Config {
