@@ -67,3 +67,40 @@ export function sendJson(res: Res, status: number, body: unknown, headers: Recor
   });
   res.end(text);
 }
+
+/** Resolves when the response can take more data, or has closed. */
+export function drain(res: Res): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.on("drain", done);
+    res.on("close", done);
+  });
+}
+
+/** Write one piece of a stream, waiting for the client to take it rather than buffering. */
+export async function writeStream(res: Res, data: string): Promise<void> {
+  if (!(res as http.ServerResponse).write(data)) await drain(res);
+}
+
+/** Retry-After for errors that carry one. */
+export function errorHeaders(e: TesseraError): Record<string, string> {
+  return e.details.retryAfterS !== undefined ? { "retry-after": String(e.details.retryAfterS) } : {};
+}
+
+/** The headers every answer carries: Tessera's request id and where the call was served. */
+export function servedHeaders(requestId: string, served: { deployment: string; provider: string }): Record<string, string> {
+  return { "x-request-id": requestId, "x-tessera-deployment": served.deployment, "x-tessera-provider": served.provider };
+}
+
+/** An abort signal that fires when the client goes away before the answer is complete. */
+export function clientGone(res: Res): AbortSignal {
+  const abort = new AbortController();
+  res.once("close", () => {
+    if (!res.writableEnded) abort.abort();
+  });
+  return abort.signal;
+}

@@ -8,30 +8,13 @@ import {
 } from "@tessera/openai-format";
 import { TesseraError, toTesseraError, withServerSpan, type Logger } from "@tessera/runtime";
 import type { CallPipeline } from "../domain/call.js";
-import { credentialOf, readJson, sendJson, type Req, type Res } from "./http.js";
+import { clientGone, credentialOf, errorHeaders, readJson, sendJson, servedHeaders, writeStream, type Req, type Res } from "./http.js";
 
 /** Options of the OpenAI-compatible REST surface. */
 export interface OpenAISurfaceOptions {
   pipeline: CallPipeline;
   maxBodyBytes: number;
   log: Logger;
-}
-
-/** Resolves when the response can take more data, or has closed. */
-function drain(res: Res): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.on("drain", done);
-    res.on("close", done);
-  });
-}
-
-function errorHeaders(e: TesseraError): Record<string, string> {
-  return e.details.retryAfterS !== undefined ? { "retry-after": String(e.details.retryAfterS) } : {};
 }
 
 /**
@@ -52,10 +35,7 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
   }
 
   async function chatCompletions(req: Req, res: Res) {
-    const abort = new AbortController();
-    res.once("close", () => {
-      if (!res.writableEnded) abort.abort();
-    });
+    const signal = clientGone(res);
     let parsed;
     try {
       parsed = parseOpenAIChatRequest(await readJson(req, opts.maxBodyBytes));
@@ -63,15 +43,11 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
       if (toTesseraError(err).kind === "payload_too_large") (res as http.ServerResponse).shouldKeepAlive = false;
       return sendError(res, err);
     }
-    const input = { credential: credentialOf(req.headers), request: parsed.request, surface: Surface.OPENAI, signal: abort.signal };
+    const input = { credential: credentialOf(req.headers), request: parsed.request, surface: Surface.OPENAI, signal };
     if (!parsed.stream) {
       try {
         const r = await pipeline.chat(input);
-        sendJson(res, 200, responseToOpenAI(r.response), {
-          "x-request-id": r.requestId,
-          "x-tessera-deployment": r.served.deployment,
-          "x-tessera-provider": r.served.provider,
-        });
+        sendJson(res, 200, responseToOpenAI(r.response), servedHeaders(r.requestId, r.served));
       } catch (err) {
         sendError(res, err);
       }
@@ -86,21 +62,18 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
     (res as http.ServerResponse).writeHead(200, {
       "content-type": "text/event-stream",
       "cache-control": "no-cache",
-      "x-request-id": started.requestId,
-      "x-tessera-deployment": started.served.deployment,
-      "x-tessera-provider": started.served.provider,
+      ...servedHeaders(started.requestId, started.served),
     });
     const includeUsage = parsed.request.includeUsage;
     try {
       for await (const c of started.chunks) {
-        if (abort.signal.aborted) break;
+        if (signal.aborted) break;
         if (c.usage && !includeUsage) {
           // Usage was asked upstream for metering only; the caller did not ask for it.
           c.usage = undefined;
           if (c.choices.length === 0) continue;
         }
-        // Respect the client's pace: wait for the socket to drain rather than buffer.
-        if (!(res as http.ServerResponse).write(`data: ${JSON.stringify(chunkToOpenAI(c))}\n\n`)) await drain(res);
+        await writeStream(res, `data: ${JSON.stringify(chunkToOpenAI(c))}\n\n`);
       }
       res.end("data: [DONE]\n\n");
     } catch (err) {
@@ -111,9 +84,8 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
   }
 
   async function models(req: Req, res: Res) {
-    const abort = new AbortController();
     try {
-      const list = await pipeline.listModels(credentialOf(req.headers), abort.signal);
+      const list = await pipeline.listModels(credentialOf(req.headers), clientGone(res));
       sendJson(res, 200, {
         object: "list",
         data: list.map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.ownedBy })),

@@ -3,7 +3,7 @@ import { ProviderError, upstreamStatusError } from "../errors.js";
 import { requestToAnthropic } from "./unified-to-anthropic.js";
 import { AnthropicStreamTranslator, responseFromAnthropic } from "./anthropic-to-unified.js";
 import { createHttpAdapter, eventJson, excerpt, garbage, retryAfterSeconds, type HttpAdapterOptions, type StreamTranslator } from "../http-adapter.js";
-import { ANTHROPIC_VERSION, type AnthropicMessageResponse, type AnthropicStreamEvent } from "./wire.js";
+import { ANTHROPIC_VERSION, type AnthropicMessageResponse, type AnthropicStreamEvent } from "@tessera/anthropic-format";
 
 /** Options for {@link createAnthropicAdapter}: the shared HTTP provider options. */
 export type AnthropicAdapterOptions = HttpAdapterOptions;

@@ -6,7 +6,7 @@ import { parseSse } from "@tessera/openai-format";
 import { Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { ProviderError } from "../errors.js";
 import { AnthropicStreamTranslator, finishReasonFromAnthropic, responseFromAnthropic, usageFromAnthropic } from "./anthropic-to-unified.js";
-import type { AnthropicMessageResponse, AnthropicStreamEvent } from "./wire.js";
+import type { AnthropicMessageResponse, AnthropicStreamEvent } from "@tessera/anthropic-format";
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
 const NOW = 1_750_000_000;

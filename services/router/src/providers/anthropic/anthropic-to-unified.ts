@@ -9,7 +9,7 @@ import {
   type Usage,
 } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { ProviderError } from "../errors.js";
-import type { AnthropicMessageResponse, AnthropicStopReason, AnthropicStreamEvent, AnthropicToolUseBlock, AnthropicUsage } from "./wire.js";
+import type { AnthropicMessageResponse, AnthropicStopReason, AnthropicStreamEvent, AnthropicToolUseBlock, AnthropicUsage } from "@tessera/anthropic-format";
 
 /**
  * Anthropic stop_reason → unified finish_reason. pause_turn (a server tool paused a long

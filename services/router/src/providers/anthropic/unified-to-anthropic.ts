@@ -10,7 +10,7 @@ import type {
   AnthropicTool,
   AnthropicToolChoice,
   AnthropicToolResultBlock,
-} from "./wire.js";
+} from "@tessera/anthropic-format";
 
 /**
  * Used when the unified request has no max_tokens: Anthropic requires the field, and 4096 is

@@ -3,7 +3,7 @@
  * Only the fields the gateway reads or writes are typed; Anthropic may add fields and event
  * types at any time (its versioning policy says so), so readers must ignore the unknown.
  *
- * Sources (see fixtures/SOURCES.md): the Messages API reference
+ * Sources (see services/router/src/providers/anthropic/fixtures/SOURCES.md): the Messages API reference
  * (https://docs.anthropic.com/en/api/messages), the streaming guide
  * (https://docs.anthropic.com/en/docs/build-with-claude/streaming), the errors page
  * (https://docs.anthropic.com/en/api/errors), the tool-use guides and the vision guide.
