@@ -12,7 +12,7 @@ import {
   type Message,
   type Tool,
 } from "@tessera/gen/tessera/chat/v1/chat_pb";
-import { TesseraError } from "@tessera/runtime";
+import { isObject, TesseraError, typeName } from "@tessera/runtime";
 
 /**
  * Parameters the Messages API accepts that Tessera does not act on; accepted and dropped so
@@ -48,16 +48,6 @@ function bad(param: string, what: string, code = "invalid_value"): TesseraError 
 
 function missing(param: string): TesseraError {
   return bad(param, "Field required", "missing_required_parameter");
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "array";
-  return typeof v;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function expectString(v: unknown, param: string): string {

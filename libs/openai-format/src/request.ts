@@ -12,7 +12,7 @@ import {
   type ContentPart,
   type Message,
 } from "@tessera/gen/tessera/chat/v1/chat_pb";
-import { TesseraError } from "@tessera/runtime";
+import { isObject, TesseraError, typeName } from "@tessera/runtime";
 import type { OpenAIChatRequest, OpenAIContentPart, OpenAIMessage, OpenAITool } from "./wire.js";
 
 /**
@@ -69,16 +69,6 @@ const ROLES: Record<string, Role> = {
 
 function bad(param: string, message: string): TesseraError {
   return new TesseraError("invalid_request", message, { param, code: "invalid_value" });
-}
-
-function typeName(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "array";
-  return typeof v;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 function expectString(v: unknown, param: string): string {

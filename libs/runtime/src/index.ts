@@ -10,3 +10,4 @@ export * from "./port-log.js";
 export * from "./binding.js";
 export * from "./ulid.js";
 export * from "./connect-fast.js";
+export * from "./json.js";

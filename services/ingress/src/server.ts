@@ -8,6 +8,7 @@ import { errorToOpenAI } from "@tessera/openai-format";
 import { createMeshClient, meshUrl, TesseraError, type BuiltService, type Config, type Logger } from "@tessera/runtime";
 import { createCallPipeline } from "./domain/call.js";
 import { createAnthropicSurface } from "./rest/anthropic.js";
+import { createGeminiSurface } from "./rest/gemini.js";
 import { createOpenAISurface } from "./rest/openai.js";
 import { sendJson } from "./rest/http.js";
 import { gatewayService } from "./routes.js";
@@ -33,11 +34,13 @@ export function createIngress(deps: IngressDeps): BuiltService {
   });
   const openai = createOpenAISurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   const anthropic = createAnthropicSurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
+  const gemini = createGeminiSurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   return {
     bindings: [gatewayService({ pipeline })],
     rest: (req, res) => {
       if (openai(req, res)) return;
       if (anthropic(req, res)) return;
+      if (gemini(req, res)) return;
       const e = new TesseraError("not_found", `Unknown request URL: ${req.method} ${req.url}. See the README for the API.`, { code: "unknown_url" });
       sendJson(res, 404, errorToOpenAI(e));
     },

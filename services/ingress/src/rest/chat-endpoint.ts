@@ -13,6 +13,8 @@ export interface StreamWriter {
   end(): string;
   /** The SSE text for an error after the stream started. */
   error(e: TesseraError): string;
+  /** The stream's content type; text/event-stream unless set. */
+  contentType?: string;
 }
 
 /** What differs between chat surfaces (OpenAI, Anthropic …): the wire format, nothing else. */
@@ -20,11 +22,17 @@ export interface ChatFormat {
   /** For logs. */
   name: string;
   surface: Surface;
-  /** Validate a JSON body into the unified request; throws TesseraErrors naming the field. */
-  parse(body: unknown): { request: ChatRequest; stream: boolean };
+  /**
+   * Validate a JSON body into the unified request; throws TesseraErrors naming the field.
+   * `req` is there for surfaces that take part of the request from the URL (Gemini: the
+   * model and the stream flag).
+   */
+  parse(body: unknown, req: Req): { request: ChatRequest; stream: boolean };
+  /** The caller's credential; `Authorization: Bearer` or `x-api-key` unless set. */
+  credential?(req: Req): string;
   response(r: ChatResponse): unknown;
   /** A writer for one stream of `request`. */
-  stream(request: ChatRequest, requestId: string): StreamWriter;
+  stream(request: ChatRequest, requestId: string, req: Req): StreamWriter;
   /** The error body, in the surface's own format. */
   error(e: TesseraError, requestId?: string): unknown;
 }
@@ -53,12 +61,12 @@ export function createChatEndpoint(format: ChatFormat, opts: { pipeline: CallPip
     const signal = clientGone(res);
     let parsed;
     try {
-      parsed = format.parse(await readJson(req, opts.maxBodyBytes));
+      parsed = format.parse(await readJson(req, opts.maxBodyBytes), req);
     } catch (err) {
       if (toTesseraError(err).kind === "payload_too_large") (res as http.ServerResponse).shouldKeepAlive = false;
       return fail(res, err);
     }
-    const input = { credential: credentialOf(req.headers), request: parsed.request, surface: format.surface, signal };
+    const input = { credential: format.credential ? format.credential(req) : credentialOf(req.headers), request: parsed.request, surface: format.surface, signal };
     if (!parsed.stream) {
       try {
         const r = await pipeline.chat(input);
@@ -74,12 +82,12 @@ export function createChatEndpoint(format: ChatFormat, opts: { pipeline: CallPip
     } catch (err) {
       return fail(res, err);
     }
+    const writer = format.stream(parsed.request, started.requestId, req);
     (res as http.ServerResponse).writeHead(200, {
-      "content-type": "text/event-stream",
+      "content-type": writer.contentType ?? "text/event-stream",
       "cache-control": "no-cache",
       ...servedHeaders(started.requestId, started.served),
     });
-    const writer = format.stream(parsed.request, started.requestId);
     try {
       for await (const c of started.chunks) {
         if (signal.aborted) return;

@@ -3,7 +3,7 @@ import { ProviderError, upstreamStatusError } from "../errors.js";
 import { createHttpAdapter, eventJson, excerpt, garbage, retryAfterSeconds, type HttpAdapterOptions, type StreamTranslator } from "../http-adapter.js";
 import { requestToGemini } from "./unified-to-gemini.js";
 import { GeminiStreamTranslator, responseFromGemini } from "./gemini-to-unified.js";
-import type { GeminiErrorBody, GeminiResponse } from "./wire.js";
+import type { GeminiErrorBody, GeminiResponse } from "@tessera/gemini-format";
 
 /** Options for {@link createGeminiAdapter}: the shared HTTP provider options. */
 export type GeminiAdapterOptions = HttpAdapterOptions;

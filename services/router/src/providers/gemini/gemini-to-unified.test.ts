@@ -5,7 +5,7 @@ import { Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { parseSse } from "@tessera/openai-format";
 import { ProviderError } from "../errors.js";
 import { GeminiStreamTranslator, finishReasonFromGemini, responseFromGemini, usageFromGemini } from "./gemini-to-unified.js";
-import type { GeminiResponse } from "./wire.js";
+import type { GeminiResponse } from "@tessera/gemini-format";
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
 const json = (name: string) => JSON.parse(fixture(name)) as GeminiResponse;

@@ -11,7 +11,7 @@ import {
   type Usage,
 } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { ProviderError } from "../errors.js";
-import type { GeminiCandidate, GeminiFinishReason, GeminiPart, GeminiResponse, GeminiUsageMetadata } from "./wire.js";
+import type { GeminiCandidate, GeminiFinishReason, GeminiPart, GeminiResponse, GeminiUsageMetadata } from "@tessera/gemini-format";
 
 /** Finish reasons that mean Google's filters stopped the answer. */
 const FILTERED = new Set(["SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY", "LANGUAGE"]);

@@ -1,6 +1,6 @@
 import { Role, type ChatRequest, type ContentPart, type Message } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { TesseraError } from "@tessera/runtime";
-import type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiRequest, GeminiRole, GeminiSchema } from "./wire.js";
+import type { GeminiContent, GeminiGenerationConfig, GeminiPart, GeminiRequest, GeminiRole, GeminiSchema } from "@tessera/gemini-format";
 
 function invalid(param: string, message: string): TesseraError {
   return new TesseraError("invalid_request", message, { param, code: "invalid_value" });

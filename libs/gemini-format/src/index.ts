@@ -1,0 +1,3 @@
+export * from "./wire.js";
+export * from "./request.js";
+export * from "./response.js";
