@@ -1,5 +1,5 @@
 import * as http from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenLoopback } from "../fake-server.js";
 
 /** How the fake answers the next calls. */
 export type FakeAnthropicMode = "ok" | "error_429" | "error_529" | "error_400" | "error_401" | "garbage" | "cut_stream" | "stream_error";
@@ -151,12 +151,8 @@ export async function startFakeAnthropic(opts: { record?: boolean } = {}): Promi
       res.end(events.join(""));
     });
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  state.close = () =>
-    new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    });
+  const listening = await listenLoopback(server);
+  state.url = `${listening.origin}/v1`;
+  state.close = listening.close;
   return state;
 }
