@@ -4,8 +4,16 @@ import OpenAI from "openai";
 import { TEST_ENV, TEST_KEYS } from "../helpers/config.js";
 import { startTestGateway } from "../helpers/gateway.js";
 
-describe("OpenAI surface served by the Anthropic Messages API", () => {
-  let g: Awaited<ReturnType<typeof startTestGateway>>;
+type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
+
+/** The providers whose wire formats differ from the OpenAI surface's, and their fakes' error modes. */
+const PROVIDERS = [
+  { name: "Anthropic", model: "claude-fake", fake: (g: Gateway) => g.anthropic, errors: [["error_429", 429], ["error_529", 502], ["error_400", 400]] },
+  { name: "Gemini", model: "gemini-fake", fake: (g: Gateway) => g.gemini, errors: [["error_429", 429], ["error_503", 502], ["error_400", 400]] },
+] as const;
+
+describe("OpenAI surface served by other providers' APIs", () => {
+  let g: Gateway;
   let client: OpenAI;
   before(async () => {
     g = await startTestGateway();
@@ -13,7 +21,7 @@ describe("OpenAI surface served by the Anthropic Messages API", () => {
   });
   after(() => g.stop());
 
-  test("a chat completion is translated to /v1/messages and back", async () => {
+  test("Anthropic: a chat completion is translated to /v1/messages and back", async () => {
     g.anthropic.calls.length = 0;
     const { data, response } = await client.chat.completions
       .create({
@@ -38,73 +46,14 @@ describe("OpenAI surface served by the Anthropic Messages API", () => {
     assert.equal(call.body["max_tokens"], 100);
   });
 
-  test("a stream arrives as OpenAI chunks, with usage when asked", async () => {
-    const stream = await client.chat.completions.create({
-      model: "claude-fake",
-      messages: [{ role: "user", content: "one two" }],
-      stream: true,
-      stream_options: { include_usage: true },
-    });
-    let text = "";
-    let finish: string | null = null;
-    let usage: OpenAI.CompletionUsage | null | undefined;
-    for await (const c of stream) {
-      text += c.choices[0]?.delta.content ?? "";
-      finish = c.choices[0]?.finish_reason ?? finish;
-      if (c.usage) usage = c.usage;
-    }
-    assert.equal(text, "Echo: one two");
-    assert.equal(finish, "stop");
-    assert.ok(usage && usage.completion_tokens > 0);
-  });
-
-  test("streamed tool_use becomes OpenAI tool calls assembled from deltas", async () => {
-    const final = await client.chat.completions
-      .stream({
-        model: "claude-fake",
-        messages: [{ role: "user", content: "weather?" }],
-        tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
-      })
-      .finalChatCompletion();
-    const tc = final.choices[0]!.message.tool_calls![0]!;
-    assert.equal(tc.type === "function" && tc.function.name, "get_weather");
-    assert.deepEqual(JSON.parse(tc.type === "function" ? tc.function.arguments : "{}"), { city: "Paris" });
-    assert.equal(final.choices[0]!.finish_reason, "tool_calls");
-  });
-
-  test("Anthropic's errors come back in OpenAI's format with the right status", async () => {
-    for (const [mode, status] of [["error_429", 429], ["error_529", 502], ["error_400", 400]] as const) {
-      g.anthropic.mode = mode;
-      try {
-        await assert.rejects(client.chat.completions.create({ model: "claude-fake", messages: [{ role: "user", content: "x" }] }), (err: unknown) => {
-          assert.ok(err instanceof OpenAI.APIError);
-          assert.equal(err.status, status, mode);
-          return true;
-        });
-      } finally {
-        g.anthropic.mode = "ok";
-      }
-    }
-  });
-
-  test("an answer in JSON mode is refused clearly rather than ignored", async () => {
+  test("Anthropic: an answer in JSON mode is refused clearly rather than ignored", async () => {
     await assert.rejects(
       client.chat.completions.create({ model: "claude-fake", messages: [{ role: "user", content: "x" }], response_format: { type: "json_object" } }),
       (err: unknown) => err instanceof OpenAI.BadRequestError && /response_format/.test(err.message),
     );
   });
-});
 
-describe("OpenAI surface served by the Gemini API", () => {
-  let g: Awaited<ReturnType<typeof startTestGateway>>;
-  let client: OpenAI;
-  before(async () => {
-    g = await startTestGateway();
-    client = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: TEST_KEYS.acme, maxRetries: 0, timeout: 10_000 });
-  });
-  after(() => g.stop());
-
-  test("a chat completion is translated to generateContent and back", async () => {
+  test("Gemini: a chat completion is translated to generateContent and back", async () => {
     g.gemini.calls.length = 0;
     const res = await client.chat.completions.create({
       model: "gemini-fake",
@@ -123,36 +72,55 @@ describe("OpenAI surface served by the Gemini API", () => {
     assert.deepEqual(call.body["systemInstruction"], { parts: [{ text: "be brief" }] });
   });
 
-  test("a stream and its tool calls arrive as OpenAI chunks", async () => {
-    const stream = await client.chat.completions.create({ model: "gemini-fake", messages: [{ role: "user", content: "a b c" }], stream: true });
-    let text = "";
-    for await (const c of stream) text += c.choices[0]?.delta.content ?? "";
-    assert.equal(text, "Echo: a b c");
-    const final = await client.chat.completions
-      .stream({
-        model: "gemini-fake",
-        messages: [{ role: "user", content: "weather?" }],
-        tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
-      })
-      .finalChatCompletion();
-    const tc = final.choices[0]!.message.tool_calls![0]!;
-    assert.equal(tc.type === "function" && tc.function.name, "get_weather");
-    assert.deepEqual(JSON.parse(tc.type === "function" ? tc.function.arguments : "{}"), { city: "Paris" });
-    assert.equal(final.choices[0]!.finish_reason, "tool_calls");
-  });
-
-  test("Gemini's errors come back in OpenAI's format with the right status", async () => {
-    for (const [mode, status] of [["error_429", 429], ["error_503", 502], ["error_400", 400]] as const) {
-      g.gemini.mode = mode;
-      try {
-        await assert.rejects(client.chat.completions.create({ model: "gemini-fake", messages: [{ role: "user", content: "x" }] }), (err: unknown) => {
-          assert.ok(err instanceof OpenAI.APIError);
-          assert.equal(err.status, status, mode);
-          return true;
-        });
-      } finally {
-        g.gemini.mode = "ok";
+  for (const p of PROVIDERS) {
+    test(`${p.name}: a stream arrives as OpenAI chunks, with usage when asked`, async () => {
+      const stream = await client.chat.completions.create({
+        model: p.model,
+        messages: [{ role: "user", content: "one two" }],
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      let text = "";
+      let finish: string | null = null;
+      let usage: OpenAI.CompletionUsage | null | undefined;
+      for await (const c of stream) {
+        text += c.choices[0]?.delta.content ?? "";
+        finish = c.choices[0]?.finish_reason ?? finish;
+        if (c.usage) usage = c.usage;
       }
-    }
-  });
+      assert.equal(text, "Echo: one two");
+      assert.equal(finish, "stop");
+      assert.ok(usage && usage.completion_tokens > 0);
+    });
+
+    test(`${p.name}: streamed tool calls become OpenAI tool calls assembled from deltas`, async () => {
+      const final = await client.chat.completions
+        .stream({
+          model: p.model,
+          messages: [{ role: "user", content: "weather?" }],
+          tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
+        })
+        .finalChatCompletion();
+      const tc = final.choices[0]!.message.tool_calls![0]!;
+      assert.equal(tc.type === "function" && tc.function.name, "get_weather");
+      assert.deepEqual(JSON.parse(tc.type === "function" ? tc.function.arguments : "{}"), { city: "Paris" });
+      assert.equal(final.choices[0]!.finish_reason, "tool_calls");
+    });
+
+    test(`${p.name}: its errors come back in OpenAI's format with the right status`, async () => {
+      const fake = p.fake(g);
+      for (const [mode, status] of p.errors) {
+        fake.mode = mode;
+        try {
+          await assert.rejects(client.chat.completions.create({ model: p.model, messages: [{ role: "user", content: "x" }] }), (err: unknown) => {
+            assert.ok(err instanceof OpenAI.APIError);
+            assert.equal(err.status, status, mode);
+            return true;
+          });
+        } finally {
+          fake.mode = "ok";
+        }
+      }
+    });
+  }
 });
