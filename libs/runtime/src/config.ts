@@ -50,16 +50,30 @@ const ProviderSchema = z
   .object({
     id: z.string().min(1),
     /**
-     * Adapter kind. "demo" echoes; "openai" speaks the OpenAI chat-completions API (and any
-     * compatible server); "anthropic" the Anthropic Messages API; "gemini" Google's Gemini API.
+     * Adapter kind. "demo" echoes; "openai" speaks the OpenAI chat-completions API;
+     * "openai_compatible" the same for vLLM, Ollama, Groq, Together, DeepSeek … (base_url
+     * required); "azure" Azure OpenAI (deployments, api-version, api-key header); "mistral"
+     * Mistral's API; "anthropic" the Anthropic Messages API; "gemini" Google's Gemini API;
+     * "bedrock" AWS Bedrock Converse (SigV4); "cohere" Cohere's v2 API.
      */
-    kind: z.enum(["demo", "openai", "anthropic", "gemini"]),
+    kind: z.enum(["demo", "openai", "openai_compatible", "azure", "mistral", "anthropic", "gemini", "bedrock", "cohere"]),
     base_url: z.string().url().optional(),
     /** Environment variable with the provider's API key; the provider is off when it is unset. */
     api_key_env: z.string().optional(),
+    /** Azure OpenAI: the api-version query parameter. */
+    api_version: z.string().optional(),
+    /** AWS Bedrock: the region, e.g. us-east-1 (also sets the default base_url). */
+    region: z.string().optional(),
+    /** AWS Bedrock: environment variables with the credentials (AWS defaults when unset). */
+    aws_access_key_id_env: z.string().optional(),
+    aws_secret_access_key_env: z.string().optional(),
+    aws_session_token_env: z.string().optional(),
     /** Keep-alive connections per upstream origin. */
     connections: z.number().int().positive().default(128),
+    /** Time allowed for the response headers, and between body chunks (the first-byte timeout). */
     timeout_ms: z.number().int().positive().default(120_000),
+    /** Time allowed to open a connection to the provider. */
+    connect_timeout_ms: z.number().int().positive().default(10_000),
   })
   .strict();
 
@@ -200,9 +214,36 @@ export interface ResolvedApiKey extends Omit<z.infer<typeof ApiKeySchema>, "key_
   keySha256: string;
 }
 
-/** A provider with its secret resolved from the environment (undefined when off). */
+/** AWS credentials for SigV4 signing. */
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+}
+
+/** A provider with its secrets resolved from the environment (undefined when off). */
 export interface ResolvedProvider extends z.infer<typeof ProviderSchema> {
   apiKey: string | undefined;
+  /** Bedrock only: the signing credentials (undefined when the variables are unset). */
+  aws?: AwsCredentials | undefined;
+}
+
+/** Where each kind's public API lives, when base_url is not given. */
+const DEFAULT_BASE_URLS: Partial<Record<ResolvedProvider["kind"], (p: { region?: string | undefined }) => string>> = {
+  openai: () => "https://api.openai.com/v1",
+  mistral: () => "https://api.mistral.ai/v1",
+  anthropic: () => "https://api.anthropic.com",
+  gemini: () => "https://generativelanguage.googleapis.com",
+  cohere: () => "https://api.cohere.com",
+  bedrock: (p) => `https://bedrock-runtime.${p.region}.amazonaws.com`,
+};
+
+function awsCredentials(p: z.infer<typeof ProviderSchema>, env: NodeJS.ProcessEnv): AwsCredentials | undefined {
+  const accessKeyId = env[p.aws_access_key_id_env ?? "AWS_ACCESS_KEY_ID"];
+  const secretAccessKey = env[p.aws_secret_access_key_env ?? "AWS_SECRET_ACCESS_KEY"];
+  const sessionToken = env[p.aws_session_token_env ?? "AWS_SESSION_TOKEN"] || undefined;
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  return sessionToken ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey };
 }
 
 /** Configuration after validation, env resolution and defaults. */
@@ -261,11 +302,17 @@ function resolve(raw: RawConfig, source: string, env: NodeJS.ProcessEnv): Config
   });
   const providers: ResolvedProvider[] = raw.providers.map((p) => ({
     ...p,
+    base_url: p.base_url ?? (p.kind === "bedrock" && !p.region ? undefined : DEFAULT_BASE_URLS[p.kind]?.(p)),
     apiKey: p.api_key_env ? env[p.api_key_env] || undefined : undefined,
+    ...(p.kind === "bedrock" ? { aws: awsCredentials(p, env) } : {}),
   }));
-  const providerIds = new Set(providers.map((p) => p.id));
-  raw.providers.forEach((p, i) => {
-    if (p.kind !== "demo" && !p.base_url) problems.push(`providers.${i}.base_url: required for kind ${p.kind}`);
+  const providerIds = new Set<string>();
+  providers.forEach((p, i) => {
+    if (providerIds.has(p.id)) problems.push(`providers.${i}.id: duplicate provider id ${p.id}`);
+    providerIds.add(p.id);
+    if (p.kind === "bedrock" && !p.region) problems.push(`providers.${i}.region: required for kind bedrock (e.g. us-east-1)`);
+    else if (p.kind !== "demo" && !p.base_url) problems.push(`providers.${i}.base_url: required for kind ${p.kind}`);
+    if (p.kind === "azure" && !p.api_version) problems.push(`providers.${i}.api_version: required for kind azure (e.g. 2024-10-21)`);
   });
   raw.models.forEach((m, i) =>
     m.deployments.forEach((d, j) => {

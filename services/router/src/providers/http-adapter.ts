@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { Pool, errors as undiciErrors } from "undici";
-import type { ChatChunk, ChatRequest, ChatResponse } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import type { ChatChunk, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { parseSse, type SseEvent } from "@tessera/openai-format";
 import type { ProviderAdapter } from "./types.js";
 import { ProviderError } from "./errors.js";
@@ -17,6 +17,19 @@ export interface HttpAdapterOptions {
   connections: number;
   /** Time allowed for the response headers, and between body chunks. */
   timeoutMs: number;
+  /** Time allowed to open a connection (10 s when unset). */
+  connectTimeoutMs?: number;
+}
+
+/** A request about to leave, as a signer sees it. */
+export interface OutgoingRequest {
+  method: "POST";
+  /** Origin of the provider, e.g. https://bedrock-runtime.us-east-1.amazonaws.com */
+  origin: string;
+  /** Full path with query string. */
+  path: string;
+  headers: Record<string, string>;
+  body: string;
 }
 
 /** The state of one streamed call, turning provider events into unified chunks. */
@@ -44,6 +57,24 @@ export interface HttpProviderSpec {
   response(json: unknown, model: string): ChatResponse;
   /** A fresh translator for one streamed call. */
   streamTranslator(model: string): StreamTranslator;
+  /**
+   * Turn a stream body into events, for providers whose streams are not SSE (Bedrock's binary
+   * event stream: event type → `event`, payload JSON → `data`). SSE when unset.
+   */
+  streamEvents?(body: AsyncIterable<Uint8Array>): AsyncIterable<SseEvent>;
+  /** Extra headers computed per request from the final bytes (AWS SigV4). */
+  sign?(req: OutgoingRequest): Promise<Record<string, string>>;
+  /** Embeddings, for providers that have them. */
+  embed?: EmbedSpec;
+}
+
+/** How a provider's embeddings endpoint is called. */
+export interface EmbedSpec {
+  path(model: string): string;
+  /** Unified request → provider body; a TesseraError here reaches the caller before any I/O. */
+  body(req: EmbedRequest, model: string): unknown;
+  /** Parsed response → vectors in input order; throw {@link garbage} for a shape it cannot read. */
+  response(json: unknown, model: string, req: EmbedRequest): EmbedResponse;
 }
 
 const MAX_ERROR_BODY = 64 * 1024;
@@ -115,18 +146,21 @@ export function createHttpAdapter(opts: HttpAdapterOptions, spec: HttpProviderSp
     pipelining: 1,
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 600_000,
-    connect: { timeout: 10_000 },
+    connect: { timeout: opts.connectTimeoutMs ?? 10_000 },
   });
   const headers = { "content-type": "application/json", accept: "application/json", ...spec.headers(opts.apiKey) };
-  const streamHeaders = { ...headers, accept: "text/event-stream" };
+  const streamHeaders = { ...headers, accept: spec.streamEvents ? "application/vnd.amazon.eventstream" : "text/event-stream" };
+  const embed = spec.embed;
 
-  async function send(req: ChatRequest, model: string, stream: boolean, signal: AbortSignal) {
-    const body = JSON.stringify(spec.body(req, model, stream));
+  async function post(path: string, payload: unknown, stream: boolean, signal: AbortSignal) {
+    const body = JSON.stringify(payload);
     try {
+      let h = stream ? streamHeaders : headers;
+      if (spec.sign) h = { ...h, ...(await spec.sign({ method: "POST", origin: url.origin, path, headers: h, body })) };
       const res = await pool.request({
-        path: basePath + spec.path(model, stream),
+        path,
         method: "POST",
-        headers: stream ? streamHeaders : headers,
+        headers: h,
         body,
         signal,
         headersTimeout: opts.timeoutMs,
@@ -139,31 +173,36 @@ export function createHttpAdapter(opts: HttpAdapterOptions, spec: HttpProviderSp
     }
   }
 
+  /** POST and parse a JSON object answer (garbage → retryable error). */
+  async function postJson(path: string, payload: unknown, signal: AbortSignal): Promise<object> {
+    const res = await post(path, payload, false, signal);
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw transportError(opts.id, err, signal);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw garbage(opts.id, `returned a body that is not JSON: ${excerpt(text)}`, true);
+    }
+    if (!json || typeof json !== "object") throw garbage(opts.id, "returned JSON that is not an object", true);
+    return json;
+  }
+
   return {
     kind: spec.kind,
     async chat(req, model, signal) {
-      const res = await send(req, model, false, signal);
-      let text: string;
-      try {
-        text = await res.body.text();
-      } catch (err) {
-        throw transportError(opts.id, err, signal);
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        throw garbage(opts.id, `returned a body that is not JSON: ${excerpt(text)}`, true);
-      }
-      if (!json || typeof json !== "object") throw garbage(opts.id, "returned JSON that is not an object", true);
-      return spec.response(json, model);
+      return spec.response(await postJson(basePath + spec.path(model, false), spec.body(req, model, false), signal), model);
     },
     async *stream(req, model, signal) {
-      const res = await send(req, model, true, signal);
+      const res = await post(basePath + spec.path(model, true), spec.body(req, model, true), true, signal);
       const tr = spec.streamTranslator(model);
       let ended = false;
       try {
-        for await (const ev of parseSse(res.body)) {
+        for await (const ev of spec.streamEvents ? spec.streamEvents(res.body) : parseSse(res.body)) {
           yield* tr.push(ev);
           if (tr.done) break;
         }
@@ -177,6 +216,11 @@ export function createHttpAdapter(opts: HttpAdapterOptions, spec: HttpProviderSp
       }
       yield* tr.end();
     },
+    ...(embed && {
+      async embed(req: EmbedRequest, model: string, signal: AbortSignal) {
+        return embed.response(await postJson(basePath + embed.path(model), embed.body(req, model), signal), model, req);
+      },
+    }),
     close: () => pool.close(),
   };
 }

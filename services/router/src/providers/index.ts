@@ -14,12 +14,21 @@ export { ProviderError } from "./errors.js";
  */
 export function createAdapter(p: ResolvedProvider): ProviderAdapter | undefined {
   if (p.api_key_env && !p.apiKey) return undefined;
-  const http = { id: p.id, baseUrl: p.base_url!, apiKey: p.apiKey, connections: p.connections, timeoutMs: p.timeout_ms };
+  if (p.kind === "bedrock" && !p.aws) return undefined;
+  const http = { id: p.id, baseUrl: p.base_url!, apiKey: p.apiKey, connections: p.connections, timeoutMs: p.timeout_ms, connectTimeoutMs: p.connect_timeout_ms };
   switch (p.kind) {
     case "demo":
       return createDemoAdapter();
     case "openai":
       return createOpenAIAdapter(http);
+    case "openai_compatible":
+    case "azure":
+    case "mistral":
+      throw new Error(`provider kind ${p.kind}: adapter being written (issue 3)`);
+    case "bedrock":
+      throw new Error(`provider kind ${p.kind}: adapter being written (issue 3)`);
+    case "cohere":
+      throw new Error(`provider kind ${p.kind}: adapter being written (issue 3)`);
     case "anthropic":
       return createAnthropicAdapter(http);
     case "gemini":

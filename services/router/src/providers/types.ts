@@ -1,4 +1,4 @@
-import type { ChatChunk, ChatRequest, ChatResponse } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import type { ChatChunk, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse } from "@tessera/gen/tessera/chat/v1/chat_pb";
 
 /**
  * One provider adapter: translates the unified request to the provider's wire format, calls
@@ -11,5 +11,10 @@ export interface ProviderAdapter {
   chat(req: ChatRequest, model: string, signal: AbortSignal): Promise<ChatResponse>;
   /** Chunks as they arrive; the last carries usage when the provider reports it. */
   stream(req: ChatRequest, model: string, signal: AbortSignal): AsyncIterable<ChatChunk>;
+  /**
+   * Embeddings, for providers that have them (undefined otherwise: the router answers that
+   * the deployment cannot embed). Vectors come back in input order.
+   */
+  embed?(req: EmbedRequest, model: string, signal: AbortSignal): Promise<EmbedResponse>;
   close(): Promise<void>;
 }
