@@ -82,6 +82,34 @@ const DeploymentSchema = z
     provider: z.string().min(1),
     /** The model name the provider knows. */
     model: z.string().min(1),
+    /** Share of traffic under the weighted strategy (relative to the others). */
+    weight: z.number().nonnegative().default(1),
+  })
+  .strict();
+
+/** How a model's deployments are ordered for a call (the first is tried first). */
+const StrategySchema = z.enum(["priority", "weighted", "least_latency", "lowest_cost"]);
+
+/** A conditional route: when every given condition holds, only these deployments serve. */
+const RouteRuleSchema = z
+  .object({
+    when: z
+      .object({
+        /** The caller's tenant is one of these. */
+        tenants: z.array(z.string().min(1)).optional(),
+        /** Every listed request metadata key has this value. */
+        metadata: z.record(z.string(), z.string()).optional(),
+        /** Every listed request header (x-… headers only, lower-case) has this value. */
+        headers: z.record(z.string().regex(/^x-[a-z0-9-]+$/, "must be a lower-case x-… header name"), z.string()).optional(),
+        /** Prompt length in characters (all message text) is at least / at most this. */
+        min_prompt_chars: z.number().int().nonnegative().optional(),
+        max_prompt_chars: z.number().int().nonnegative().optional(),
+      })
+      .strict(),
+    /** Deployment ids ("<provider>/<model>") of this model, in priority order. */
+    deployments: z.array(z.string().min(1)).min(1),
+    /** Strategy for this route (the model's when unset). */
+    strategy: StrategySchema.optional(),
   })
   .strict();
 
@@ -89,7 +117,62 @@ const ModelSchema = z
   .object({
     name: z.string().min(1),
     owned_by: z.string().default("tessera"),
+    /** priority (fallback in order), weighted, least_latency (EWMA) or lowest_cost (price table). */
+    strategy: StrategySchema.default("priority"),
     deployments: z.array(DeploymentSchema).min(1),
+    /** Conditional routes, the first match wins; no match uses every deployment. */
+    routes: z.array(RouteRuleSchema).default([]),
+  })
+  .strict();
+
+/** Price of a provider model in USD per million tokens. */
+const PriceSchema = z
+  .object({
+    /** The provider model name (as sent to the provider). */
+    model: z.string().min(1),
+    /** Only for this provider id (any provider serving that model name when unset). */
+    provider: z.string().optional(),
+    input: z.number().nonnegative(),
+    output: z.number().nonnegative(),
+    /** Prompt tokens read from the provider's cache (input price when unset). */
+    cached_input: z.number().nonnegative().optional(),
+    /** Hidden reasoning tokens (output price when unset). */
+    reasoning: z.number().nonnegative().optional(),
+  })
+  .strict();
+
+const RoutingSchema = z
+  .object({
+    /** Extra attempts on the same deployment after a retryable error, before falling back. */
+    retries: z.number().int().min(0).max(10).default(1),
+    /** Backoff before a retry: exponential from this base with full jitter… */
+    backoff_base_ms: z.number().int().nonnegative().default(100),
+    /** …capped here. A Retry-After longer than this falls back instead of waiting. */
+    backoff_max_ms: z.number().int().nonnegative().default(2_000),
+    /** Bound on a whole call, retries and fallbacks included (streams: until the end). */
+    total_timeout_ms: z.number().int().positive().default(600_000),
+    /** Smoothing of the least-latency EWMA (weight of the newest sample). */
+    ewma_alpha: z.number().gt(0).max(1).default(0.3),
+    circuit_breaker: z
+      .object({
+        /** Retryable failures within window_ms that open a deployment's breaker. */
+        failure_threshold: z.number().int().positive().default(5),
+        window_ms: z.number().int().positive().default(30_000),
+        /** How long an open breaker skips the deployment before one trial call. */
+        cooldown_ms: z.number().int().positive().default(30_000),
+      })
+      .strict()
+      .default({ failure_threshold: 5, window_ms: 30_000, cooldown_ms: 30_000 }),
+  })
+  .strict()
+  .prefault({});
+
+const RedisSchema = z
+  .object({
+    /** e.g. redis://127.0.0.1:6379/0; shared state (circuit breakers) lives here in the mesh. */
+    url: z.string().url(),
+    /** Prefix of every key Tessera writes. */
+    key_prefix: z.string().default("tessera:"),
   })
   .strict();
 
@@ -190,10 +273,13 @@ const TelemetrySchema = z
 
 export const ConfigSchema = z
   .object({
-    server: ServerSchema.default({} as never),
+    server: ServerSchema.prefault({}),
     api_keys: z.array(ApiKeySchema).default([]),
     providers: z.array(ProviderSchema).default([]),
     models: z.array(ModelSchema).default([]),
+    routing: RoutingSchema,
+    prices: z.array(PriceSchema).default([]),
+    redis: RedisSchema.optional(),
     redaction: z
       .object({ policies: z.record(z.string(), RedactionPolicySchema).default({}) })
       .strict()
@@ -314,12 +400,20 @@ function resolve(raw: RawConfig, source: string, env: NodeJS.ProcessEnv): Config
     else if (p.kind !== "demo" && !p.base_url) problems.push(`providers.${i}.base_url: required for kind ${p.kind}`);
     if (p.kind === "azure" && !p.api_version) problems.push(`providers.${i}.api_version: required for kind azure (e.g. 2024-10-21)`);
   });
-  raw.models.forEach((m, i) =>
+  raw.models.forEach((m, i) => {
     m.deployments.forEach((d, j) => {
       if (!providerIds.has(d.provider))
         problems.push(`models.${i}.deployments.${j}.provider: unknown provider "${d.provider}" (define it under providers)`);
-    }),
-  );
+    });
+    const ids = new Set(m.deployments.map((d) => `${d.provider}/${d.model}`));
+    m.routes.forEach((r, j) =>
+      r.deployments.forEach((d, k) => {
+        if (!ids.has(d)) problems.push(`models.${i}.routes.${j}.deployments.${k}: "${d}" is not a deployment of ${m.name} (one of: ${[...ids].join(", ")})`);
+      }),
+    );
+    if (m.strategy === "weighted" && m.deployments.every((d) => d.weight === 0))
+      problems.push(`models.${i}.deployments: the weighted strategy needs at least one weight above 0`);
+  });
   for (const [i, k] of raw.api_keys.entries()) {
     if (!(k.redaction_policy in raw.redaction.policies) && k.redaction_policy !== "default")
       problems.push(`api_keys.${i}.redaction_policy: unknown policy "${k.redaction_policy}"`);

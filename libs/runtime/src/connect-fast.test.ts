@@ -34,6 +34,7 @@ const binding = bind(RouterService, {
         ctx.signal.addEventListener("abort", () => (clearTimeout(t), resolve()));
       });
   },
+  embed: () => ({}),
   listModels: () => ({ models: [{ id: "m" }] }),
 });
 

@@ -1,15 +1,16 @@
 import { create } from "@bufbuild/protobuf";
-import { ChatRequestSchema } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { ChatRequestSchema, EmbedRequestSchema } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import {
   ChatResponseSchema,
   ChatStreamResponseSchema,
+  EmbedResponseSchema,
   GatewayService,
   ListModelsResponseSchema,
 } from "@tessera/gen/tessera/gateway/v1/gateway_pb";
 import { bind, TesseraError, type ServiceBinding } from "@tessera/runtime";
 import type { CallPipeline } from "./domain/call.js";
-import { credentialOf } from "./rest/http.js";
+import { credentialOf, routingHeaders } from "./rest/http.js";
 
 function headersRecord(h: Headers): Record<string, string> {
   const out: Record<string, string> = {};
@@ -18,6 +19,20 @@ function headersRecord(h: Headers): Record<string, string> {
   const x = h.get("x-api-key");
   if (x) out["x-api-key"] = x;
   return out;
+}
+
+/** Most inputs in one embeddings call, as OpenAI allows. */
+const MAX_EMBED_INPUTS = 2048;
+
+/** Validate an embeddings request from a protobuf caller. */
+function checkEmbed(req: { request?: { model: string; input: string[] } }) {
+  if (!req.request) throw new TesseraError("invalid_request", "request is required", { param: "request" });
+  if (!req.request.model) throw new TesseraError("invalid_request", "request.model is required", { param: "request.model" });
+  if (req.request.input.length === 0) throw new TesseraError("invalid_request", "request.input must have at least one text", { param: "request.input" });
+  if (req.request.input.length > MAX_EMBED_INPUTS)
+    throw new TesseraError("invalid_request", `request.input has ${req.request.input.length} texts; at most ${MAX_EMBED_INPUTS} are allowed per call`, { param: "request.input" });
+  const empty = req.request.input.findIndex((t) => t === "");
+  if (empty >= 0) throw new TesseraError("invalid_request", `request.input[${empty}] is empty; every input must be a non-empty string`, { param: `request.input[${empty}]` });
 }
 
 /** Validate what the REST parser checks for JSON callers, for protobuf callers. */
@@ -39,8 +54,10 @@ export function gatewayService(deps: { pipeline: CallPipeline }): ServiceBinding
           request: req.request ?? create(ChatRequestSchema),
           surface: Surface.GRPC,
           signal: ctx.signal,
+          headers: routingHeaders(ctx.requestHeader),
         });
         ctx.responseHeader.set("x-request-id", r.requestId);
+        ctx.responseHeader.set("x-tessera-deployment", r.served.deployment);
         return create(ChatResponseSchema, { response: r.response, requestId: r.requestId, deployment: r.served.deployment });
       },
       async *chatStream(req, ctx) {
@@ -50,10 +67,25 @@ export function gatewayService(deps: { pipeline: CallPipeline }): ServiceBinding
           request: req.request ?? create(ChatRequestSchema),
           surface: Surface.GRPC,
           signal: ctx.signal,
+          headers: routingHeaders(ctx.requestHeader),
         });
         ctx.responseHeader.set("x-request-id", s.requestId);
+        ctx.responseHeader.set("x-tessera-deployment", s.served.deployment);
         for await (const chunk of s.chunks)
           yield create(ChatStreamResponseSchema, { chunk, requestId: s.requestId, deployment: s.served.deployment });
+      },
+      async embed(req, ctx) {
+        checkEmbed(req);
+        const r = await pipeline.embed({
+          credential: credentialOf(headersRecord(ctx.requestHeader)),
+          request: req.request ?? create(EmbedRequestSchema),
+          surface: Surface.GRPC,
+          signal: ctx.signal,
+          headers: routingHeaders(ctx.requestHeader),
+        });
+        ctx.responseHeader.set("x-request-id", r.requestId);
+        ctx.responseHeader.set("x-tessera-deployment", r.served.deployment);
+        return create(EmbedResponseSchema, { response: r.response, requestId: r.requestId, deployment: r.served.deployment });
       },
       async listModels(_req, ctx) {
         const models = await pipeline.listModels(credentialOf(headersRecord(ctx.requestHeader)), ctx.signal);

@@ -9,6 +9,7 @@ import { testConfig } from "../../../tests/helpers/config.js";
 import { memoryLogger } from "../../../tests/helpers/log.js";
 import { startFakeOpenAI, type FakeOpenAI } from "./providers/openai/fake.js";
 import { build } from "./server.js";
+import { SCENARIO_USAGE } from "./providers/fake-scenario.js";
 
 const req = (model: string, content = "hi") => ({ request: { model, messages: [{ role: Role.USER, content }] }, requestId: "r1", tenantId: "t" });
 
@@ -35,7 +36,7 @@ describe("router service, in memory and on a real port", () => {
     test(`${name}: Route translates the upstream answer and names the deployment`, async () => {
       const res = await client().route(req("gpt-fake", "abc"));
       assert.equal(res.response!.choices[0]!.message!.content, "Echo: abc");
-      assert.equal(res.response!.usage!.completionTokens, 2);
+      assert.equal(res.response!.usage!.completionTokens, SCENARIO_USAGE.completion);
       assert.deepEqual({ ...res.served!, $typeName: undefined }, { $typeName: undefined, deployment: "fake/gpt-4o-mini", provider: "openai", providerModel: "gpt-4o-mini", attempts: 1 });
     });
 
@@ -45,13 +46,13 @@ describe("router service, in memory and on a real port", () => {
       assert.equal(out[0]!.served!.deployment, "fake/gpt-4o-mini");
       assert.equal(out.slice(1).some((m) => m.served), false);
       assert.equal(out.map((m) => m.chunk!.choices[0]?.delta?.content ?? "").join(""), "Echo: a b");
-      assert.equal(out.at(-1)!.chunk!.usage!.completionTokens, 3);
+      assert.equal(out.at(-1)!.chunk!.usage!.completionTokens, SCENARIO_USAGE.completion);
     });
 
     test(`${name}: fallback skips an unreachable deployment and counts attempts`, async () => {
       const res = await client().route(req("with-fallback"));
       assert.equal(res.served!.deployment, "fake/gpt-4o-mini");
-      assert.equal(res.served!.attempts, 2);
+      assert.equal(res.served!.attempts, 3, "one try and one retry on the unreachable deployment, then the next");
     });
 
     test(`${name}: unknown model is NotFound with its code kept across the hop`, async () => {

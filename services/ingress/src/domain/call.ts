@@ -3,7 +3,7 @@ import type { Client } from "@connectrpc/connect";
 import type { AuthzService, Principal } from "@tessera/gen/tessera/authz/v1/authz_pb";
 import type { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { ServedSchema, type RouterService, type Served } from "@tessera/gen/tessera/router/v1/router_pb";
-import type { ChatChunk, ChatRequest, ChatResponse, Usage } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { ChatRequestSchema, Role, type ChatChunk, type ChatRequest, type ChatResponse, type EmbedRequest, type EmbedResponse, type Usage } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { RedactionCountSchema, RequestEventSchema, type RequestEvent, type Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import type { EventPublisher } from "@tessera/events";
 import { toTesseraError, ulid, type Logger, type TesseraError } from "@tessera/runtime";
@@ -24,6 +24,20 @@ export interface CallInput {
   surface: Surface;
   /** Aborted when the client goes away; cancels the upstream call. */
   signal: AbortSignal;
+  /** The caller's x-… headers, for conditional routes. */
+  headers?: Record<string, string>;
+}
+
+/** One embeddings call as a surface hands it over. */
+export interface EmbedInput extends Omit<CallInput, "request"> {
+  request: EmbedRequest;
+}
+
+/** A finished embeddings call. */
+export interface EmbedResult {
+  requestId: string;
+  response: EmbedResponse;
+  served: Served;
 }
 
 /** A finished unary call. */
@@ -49,7 +63,7 @@ const now = () => performance.now();
  * after the answer, without waiting for the bus.
  */
 export function createCallPipeline(deps: CallDeps) {
-  function event(input: CallInput, requestId: string, startedAt: number, stream: boolean): RequestEvent {
+  function event(input: CallInput | EmbedInput, requestId: string, startedAt: number, stream: boolean): RequestEvent {
     return create(RequestEventSchema, {
       requestId,
       timeUnixMs: BigInt(startedAt),
@@ -58,6 +72,18 @@ export function createCallPipeline(deps: CallDeps) {
       modelRequested: input.request.model,
       latency: {},
     });
+  }
+
+  /** Authorize a call to a model; fills the event's principal and authz time. */
+  async function authorize(input: CallInput | EmbedInput, ev: RequestEvent, t0: number): Promise<Principal> {
+    const auth = await deps.authz.authorize(
+      { credential: input.credential, model: input.request.model, requestId: ev.requestId },
+      { signal: input.signal },
+    );
+    const principal = auth.principal!;
+    setPrincipal(ev, principal);
+    ev.latency!.authzMs = now() - t0;
+    return principal;
   }
 
   function setPrincipal(ev: RequestEvent, p: Principal | undefined) {
@@ -90,14 +116,8 @@ export function createCallPipeline(deps: CallDeps) {
 
   /** authz then redaction; fills the event's principal, timings and redaction counts. */
   async function prepare(input: CallInput, ev: RequestEvent, t0: number): Promise<{ request: ChatRequest; principal: Principal }> {
-    const auth = await deps.authz.authorize(
-      { credential: input.credential, model: input.request.model, requestId: ev.requestId },
-      { signal: input.signal },
-    );
-    const principal = auth.principal!;
-    setPrincipal(ev, principal);
+    const principal = await authorize(input, ev, t0);
     const t1 = now();
-    ev.latency!.authzMs = t1 - t0;
     const red = await deps.redaction.redact(
       { request: input.request, policy: principal.redactionPolicy, tenantId: principal.tenantId },
       { signal: input.signal },
@@ -120,7 +140,7 @@ export function createCallPipeline(deps: CallDeps) {
       try {
         const { request, principal } = await prepare(input, ev, t0);
         const t2 = now();
-        const routed = await deps.router.route({ request, requestId, tenantId: principal.tenantId }, { signal: input.signal });
+        const routed = await deps.router.route({ request, requestId, tenantId: principal.tenantId, headers: input.headers ?? {} }, { signal: input.signal });
         ev.latency!.routerMs = now() - t2;
         const response = routed.response!;
         setServed(ev, routed.served);
@@ -149,7 +169,7 @@ export function createCallPipeline(deps: CallDeps) {
         const { request, principal } = await prepare(input, ev, t0);
         t2 = now();
         it = deps.router
-          .routeStream({ request, requestId, tenantId: principal.tenantId }, { signal: input.signal })
+          .routeStream({ request, requestId, tenantId: principal.tenantId, headers: input.headers ?? {} }, { signal: input.signal })
           [Symbol.asyncIterator]();
         first = await it.next();
         ev.latency!.ttftMs = now() - t0;
@@ -192,6 +212,49 @@ export function createCallPipeline(deps: CallDeps) {
         }
       }
       return { requestId, served: served ?? create(ServedSchema), chunks: chunks() };
+    },
+
+    /**
+     * Embeddings: authz, redaction of every input (as user messages, so the tenant's policy
+     * applies exactly as to chat), router, then one event with the prompt tokens.
+     */
+    async embed(input: EmbedInput): Promise<EmbedResult> {
+      const t0 = now();
+      const requestId = ulid();
+      const ev = event(input, requestId, Date.now(), false);
+      try {
+        const principal = await authorize(input, ev, t0);
+        const t1 = now();
+        const red = await deps.redaction.redact(
+          {
+            request: create(ChatRequestSchema, { model: input.request.model, messages: input.request.input.map((content) => ({ role: Role.USER, content })) }),
+            policy: principal.redactionPolicy,
+            tenantId: principal.tenantId,
+          },
+          { signal: input.signal },
+        );
+        ev.latency!.redactionMs = now() - t1;
+        ev.redactions = red.counts.map((c) => create(RedactionCountSchema, { entityType: c.entityType, count: c.count }));
+        const request = { ...input.request, input: red.request!.messages.map((m) => m.content) };
+        const t2 = now();
+        const routed = await deps.router.embed(
+          { request, requestId, tenantId: principal.tenantId, headers: input.headers ?? {} },
+          { signal: input.signal },
+        );
+        ev.latency!.routerMs = now() - t2;
+        const response = routed.response!;
+        setServed(ev, routed.served);
+        setUsage(ev, response.usage);
+        ev.modelServed = response.model;
+        ev.statusCode = 200;
+        return { requestId, response, served: routed.served! };
+      } catch (err) {
+        const e = toTesseraError(err);
+        fail(ev, e);
+        throw e;
+      } finally {
+        publish(ev, t0);
+      }
     },
 
     async listModels(credential: string, signal: AbortSignal) {

@@ -3,7 +3,7 @@ import type { ChatChunk, ChatRequest, ChatResponse } from "@tessera/gen/tessera/
 import type { Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import { toTesseraError, type Logger, type TesseraError } from "@tessera/runtime";
 import type { CallPipeline } from "../domain/call.js";
-import { clientGone, credentialOf, errorHeaders, readJson, sendJson, servedHeaders, writeStream, type Req, type Res } from "./http.js";
+import { clientGone, credentialOf, errorHeaders, readJson, routingHeaders, sendJson, servedHeaders, writeStream, type Req, type Res } from "./http.js";
 
 /** How one stream is written in a surface's SSE dialect. */
 export interface StreamWriter {
@@ -66,7 +66,7 @@ export function createChatEndpoint(format: ChatFormat, opts: { pipeline: CallPip
       if (toTesseraError(err).kind === "payload_too_large") (res as http.ServerResponse).shouldKeepAlive = false;
       return fail(res, err);
     }
-    const input = { credential: format.credential ? format.credential(req) : credentialOf(req.headers), request: parsed.request, surface: format.surface, signal };
+    const input = { credential: format.credential ? format.credential(req) : credentialOf(req.headers), request: parsed.request, surface: format.surface, signal, headers: routingHeaders(Object.entries(req.headers)) };
     if (!parsed.stream) {
       try {
         const r = await pipeline.chat(input);

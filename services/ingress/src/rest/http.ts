@@ -17,6 +17,27 @@ export function credentialOf(headers: Record<string, string | string[] | undefin
   return (Array.isArray(x) ? x[0] : x)?.trim() ?? "";
 }
 
+/** Headers never passed on for routing: credentials, and what callers cannot be trusted to set. */
+const NOT_ROUTING = new Set(["x-api-key", "x-goog-api-key", "x-forwarded-for", "x-real-ip"]);
+
+/**
+ * The caller's `x-…` headers (lower-case names, first value, at most 32 of 256 characters
+ * each) that conditional routes may match on. Credentials are never among them.
+ */
+export function routingHeaders(headers: Iterable<[string, string | string[] | undefined]>): Record<string, string> {
+  const out: Record<string, string> = {};
+  let n = 0;
+  for (const [name, value] of headers) {
+    const k = name.toLowerCase();
+    if (!k.startsWith("x-") || NOT_ROUTING.has(k) || value === undefined) continue;
+    const v = Array.isArray(value) ? value[0] : value;
+    if (v === undefined || v.length > 256) continue;
+    out[k] = v;
+    if (++n >= 32) break;
+  }
+  return out;
+}
+
 /**
  * Read a JSON body, refusing more than `limit` bytes (413, read stops at the limit) and
  * anything that is not JSON (400).

@@ -1,9 +1,9 @@
 import { Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
-import { chunkToOpenAI, errorToOpenAI, parseOpenAIChatRequest, responseToOpenAI } from "@tessera/openai-format";
+import { chunkToOpenAI, embedResponseToOpenAI, errorToOpenAI, parseOpenAIChatRequest, parseOpenAIEmbeddingRequest, responseToOpenAI } from "@tessera/openai-format";
 import { TesseraError, withServerSpan, type Logger } from "@tessera/runtime";
 import type { CallPipeline } from "../domain/call.js";
 import { createChatEndpoint, sendFormatError, type ChatFormat } from "./chat-endpoint.js";
-import { clientGone, credentialOf, sendJson, type Req, type Res } from "./http.js";
+import { clientGone, credentialOf, readJson, routingHeaders, sendJson, servedHeaders, type Req, type Res } from "./http.js";
 
 /** Options of the OpenAI-compatible REST surface. */
 export interface OpenAISurfaceOptions {
@@ -58,6 +58,28 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
     }
   }
 
+  /** POST /v1/embeddings: the same key, limits, redaction and metering as chat. */
+  async function embeddings(req: Req, res: Res) {
+    let parsed;
+    try {
+      parsed = parseOpenAIEmbeddingRequest(await readJson(req, opts.maxBodyBytes));
+    } catch (err) {
+      return sendFormatError(res, OPENAI, log, err);
+    }
+    try {
+      const r = await pipeline.embed({
+        credential: credentialOf(req.headers),
+        request: parsed.request,
+        surface: Surface.OPENAI,
+        signal: clientGone(res),
+        headers: routingHeaders(Object.entries(req.headers)),
+      });
+      sendJson(res, 200, embedResponseToOpenAI(r.response, parsed.encodingFormat, parsed.request.model), servedHeaders(r.requestId, r.served));
+    } catch (err) {
+      sendFormatError(res, OPENAI, log, err);
+    }
+  }
+
   return (req: Req, res: Res): boolean => {
     const path = (req.url ?? "").split("?")[0];
     if (path === "/v1/chat/completions" || path === "/chat/completions") {
@@ -66,6 +88,14 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
         return true;
       }
       void withServerSpan("POST /v1/chat/completions", req.headers, () => chatCompletions(req, res));
+      return true;
+    }
+    if (path === "/v1/embeddings" || path === "/embeddings") {
+      if (req.method !== "POST") {
+        sendFormatError(res, OPENAI, log, new TesseraError("invalid_request", `Method ${req.method} is not allowed on ${path}; use POST.`, { status: 405, code: "method_not_allowed" }));
+        return true;
+      }
+      void withServerSpan("POST /v1/embeddings", req.headers, () => embeddings(req, res));
       return true;
     }
     if (path === "/v1/models" || path === "/models") {

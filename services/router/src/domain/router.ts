@@ -1,6 +1,12 @@
-import type { ChatChunk, ChatRequest, ChatResponse } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { ChatChunk, ChatRequest, ChatResponse, EmbedRequest, EmbedResponse } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { TesseraError, type Logger } from "@tessera/runtime";
 import { ProviderError, type ProviderAdapter } from "../providers/index.js";
+import type { Breakers } from "./breaker.js";
+import { matchRule, type CallAttributes, type RouteRule } from "./rules.js";
+import { orderCandidates, type CallShape, type LatencyTracker, type Strategy } from "./strategies.js";
+
+export type { CallAttributes } from "./rules.js";
 
 /** A deployment: one provider serving a model under its own name. */
 export interface Deployment {
@@ -10,13 +16,18 @@ export interface Deployment {
   providerKind: string;
   model: string;
   adapter: ProviderAdapter | undefined;
+  weight: number;
+  /** USD per million tokens, from the price table. */
+  price?: { input: number; output: number } | undefined;
 }
 
-/** A model alias callers use, with its deployments in priority order. */
+/** A model alias callers use, with its deployments in configured order. */
 export interface ModelEntry {
   name: string;
   ownedBy: string;
+  strategy: Strategy;
   deployments: Deployment[];
+  routes: RouteRule[];
 }
 
 /** Where a call was served. */
@@ -27,36 +38,146 @@ export interface ServedInfo {
   attempts: number;
 }
 
-/**
- * Routing by priority with fallback: deployments are tried in order; a retryable failure
- * (429, 5xx, timeout, unreachable) moves to the next one, anything else is the answer. A
- * stream falls back only before its first chunk: after that the caller has bytes.
- */
-export function createRouterCore(models: ModelEntry[], log: Logger) {
-  const byName = new Map(models.map((m) => [m.name, m]));
+/** Retry, timeout and health settings (routing in the configuration). */
+export interface RouterOptions {
+  retries: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  totalTimeoutMs: number;
+  breakers: Breakers;
+  latency: LatencyTracker;
+  /** For tests: the weighted strategy's and the jitter's randomness. */
+  random?: () => number;
+}
 
-  function candidates(model: string): Deployment[] {
+/** Characters of prompt text in a chat request (content and text parts). */
+export function promptChars(req: ChatRequest): number {
+  let n = 0;
+  for (const m of req.messages) {
+    n += m.content.length;
+    for (const p of m.parts) if (p.part.case === "text") n += p.part.value.length;
+  }
+  return n;
+}
+
+function isRetryable(err: unknown): err is ProviderError {
+  return err instanceof ProviderError && err.retryable;
+}
+
+/** A failure of the provider itself (counts toward its breaker): not the caller's bad request. */
+function isDeploymentFault(err: unknown): boolean {
+  return err instanceof TesseraError && (err.kind === "upstream_error" || err.kind === "timeout" || err.kind === "rate_limited") && err.details.code !== "cancelled";
+}
+
+/**
+ * The router: picks the deployments of a model for a call (conditional routes, then the
+ * strategy), and tries them in order. A retryable failure (429, 5xx, timeout, unreachable)
+ * is retried on the same deployment with exponential backoff and full jitter, honouring a
+ * short Retry-After, then falls back to the next deployment; anything else is the answer. A
+ * deployment whose circuit breaker is open is skipped. A stream retries and falls back only
+ * before its first chunk: after that the caller has bytes. One deadline bounds the whole call.
+ */
+export function createRouterCore(models: ModelEntry[], opts: RouterOptions, log: Logger) {
+  const byName = new Map(models.map((m) => [m.name, m]));
+  const random = opts.random ?? Math.random;
+  const { breakers, latency } = opts;
+
+  function entryOf(model: string): ModelEntry {
     const entry = byName.get(model);
     if (!entry)
       throw new TesseraError("not_found", `The model '${model}' does not exist or you do not have access to it.`, {
         code: "model_not_found",
         param: "model",
       });
-    const live = entry.deployments.filter((d) => d.adapter);
-    if (live.length === 0)
-      throw new TesseraError("unavailable", `The model '${model}' has no enabled deployment: its providers' API keys are not set on the gateway.`, {
-        code: "model_unavailable",
-      });
-    return live;
+    return entry;
   }
 
-  function shouldFallBack(err: unknown, d: Deployment, attempt: number, total: number): boolean {
-    const retryable = err instanceof ProviderError && err.retryable;
-    if (retryable && attempt < total) {
-      log.warn({ deployment: d.id, err: (err as Error).message }, "deployment failed, falling back");
-      return true;
+  /** The deployments to try for this call, in order. */
+  function plan(model: string, attrs: CallAttributes, call: CallShape, need?: (d: Deployment) => boolean): Deployment[] {
+    const entry = entryOf(model);
+    const rule = matchRule(entry.routes, attrs);
+    const chosen = rule ? rule.deployments.map((id) => entry.deployments.find((d) => d.id === id)!) : entry.deployments;
+    const live = chosen.filter((d) => d.adapter);
+    if (live.length === 0)
+      throw new TesseraError("unavailable", `The model '${model}' has no enabled deployment: its providers' credentials are not set on the gateway.`, {
+        code: "model_unavailable",
+      });
+    const able = need ? live.filter(need) : live;
+    if (able.length === 0)
+      throw new TesseraError("invalid_request", `The model '${model}' cannot create embeddings: none of its providers offers them.`, {
+        code: "model_cannot_embed",
+        param: "model",
+      });
+    return orderCandidates(rule?.strategy ?? entry.strategy, able, { latency, call, random });
+  }
+
+  /** How long to wait before retry `k` (0-based), or undefined to fall back instead. */
+  function backoff(k: number, err: ProviderError): number | undefined {
+    const ra = err.details.retryAfterS;
+    if (ra !== undefined) return ra * 1000 <= opts.backoffMaxMs ? ra * 1000 : undefined;
+    return random() * Math.min(opts.backoffMaxMs, opts.backoffBaseMs * 2 ** k);
+  }
+
+  function served(d: Deployment, attempts: number): ServedInfo {
+    return { deployment: d.id, provider: d.providerKind, providerModel: d.model, attempts };
+  }
+
+  /** Every deployment's breaker is open: fail fast, saying when one will be tried again. */
+  function allOpen(model: string, list: Deployment[]): TesseraError {
+    const soonest = Math.min(...list.map((d) => breakers.openUntil(d.id)));
+    const retryAfterS = Math.max(1, Math.ceil((soonest - Date.now()) / 1000));
+    return new TesseraError("unavailable", `Every deployment of '${model}' is failing and was taken out of rotation; retry in ${retryAfterS} s.`, {
+      code: "circuit_open",
+      retryAfterS,
+    });
+  }
+
+  function deadline(signal: AbortSignal): { signal: AbortSignal; timedOut: () => boolean } {
+    const t = AbortSignal.timeout(opts.totalTimeoutMs);
+    return { signal: AbortSignal.any([signal, t]), timedOut: () => t.aborted && !signal.aborted };
+  }
+
+  function totalTimeout(): TesseraError {
+    return new TesseraError("timeout", `The call took longer than the gateway's total timeout (${opts.totalTimeoutMs} ms).`, { code: "total_timeout" });
+  }
+
+  /**
+   * Try `attempt` on each deployment in order with retries, returning the first success.
+   * `attempt` resolves once the deployment has answered (for a stream: its first chunk).
+   */
+  async function run<T>(model: string, list: Deployment[], signal: AbortSignal, timedOut: () => boolean, attempt: (d: Deployment) => Promise<T>) {
+    let attempts = 0;
+    let last: unknown;
+    for (const d of list) {
+      const state = breakers.allow(d.id);
+      if (state === "open") continue;
+      for (let k = 0; ; k++) {
+        attempts++;
+        const t0 = performance.now();
+        try {
+          const value = await attempt(d);
+          latency.record(d.id, performance.now() - t0);
+          breakers.success(d.id);
+          return { value, d, attempts };
+        } catch (err) {
+          if (timedOut()) throw totalTimeout();
+          if (isDeploymentFault(err)) breakers.failure(d.id);
+          if (!isRetryable(err) || signal.aborted) throw err;
+          last = err;
+          const wait = state === "half_open" || k >= opts.retries ? undefined : backoff(k, err);
+          if (wait === undefined) break;
+          log.warn({ deployment: d.id, attempt: k + 1, waitMs: Math.round(wait), err: err.message }, "deployment failed, retrying");
+          try {
+            await sleep(wait, undefined, { signal });
+          } catch {
+            if (timedOut()) throw totalTimeout();
+            throw err;
+          }
+        }
+      }
+      log.warn({ deployment: d.id, err: (last as Error).message }, "deployment failed, falling back");
     }
-    return false;
+    throw last ?? allOpen(model, list);
   }
 
   return {
@@ -64,39 +185,42 @@ export function createRouterCore(models: ModelEntry[], log: Logger) {
       return models.filter((m) => m.deployments.some((d) => d.adapter)).map((m) => ({ id: m.name, ownedBy: m.ownedBy }));
     },
 
-    async route(req: ChatRequest, signal: AbortSignal): Promise<{ response: ChatResponse; served: ServedInfo }> {
-      const list = candidates(req.model);
-      for (let i = 0; ; i++) {
-        const d = list[i]!;
-        try {
-          const response = await d.adapter!.chat(req, d.model, signal);
-          return { response, served: { deployment: d.id, provider: d.providerKind, providerModel: d.model, attempts: i + 1 } };
-        } catch (err) {
-          if (!shouldFallBack(err, d, i + 1, list.length)) throw err;
-        }
-      }
+    async route(req: ChatRequest, attrs: CallAttributes, signal: AbortSignal): Promise<{ response: ChatResponse; served: ServedInfo }> {
+      const list = plan(req.model, attrs, { promptChars: attrs.promptChars, maxTokens: req.maxTokens });
+      const dl = deadline(signal);
+      const r = await run(req.model, list, dl.signal, dl.timedOut, (d) => d.adapter!.chat(req, d.model, dl.signal));
+      return { response: r.value, served: served(r.d, r.attempts) };
     },
 
-    async *routeStream(req: ChatRequest, signal: AbortSignal): AsyncGenerator<{ chunk: ChatChunk; served?: ServedInfo }> {
-      const list = candidates(req.model);
-      for (let i = 0; ; i++) {
-        const d = list[i]!;
-        const it = d.adapter!.stream(req, d.model, signal)[Symbol.asyncIterator]();
-        let first: IteratorResult<ChatChunk>;
-        try {
-          first = await it.next();
-        } catch (err) {
-          if (shouldFallBack(err, d, i + 1, list.length)) continue;
-          throw err;
-        }
-        const served = { deployment: d.id, provider: d.providerKind, providerModel: d.model, attempts: i + 1 };
-        if (first.done) return;
-        yield { chunk: first.value, served };
+    async embed(req: EmbedRequest, attrs: CallAttributes, signal: AbortSignal): Promise<{ response: EmbedResponse; served: ServedInfo }> {
+      const list = plan(req.model, attrs, { promptChars: attrs.promptChars, maxTokens: 0 }, (d) => d.adapter!.embed !== undefined);
+      const dl = deadline(signal);
+      const r = await run(req.model, list, dl.signal, dl.timedOut, (d) => d.adapter!.embed!(req, d.model, dl.signal));
+      return { response: r.value, served: served(r.d, r.attempts) };
+    },
+
+    async *routeStream(req: ChatRequest, attrs: CallAttributes, signal: AbortSignal): AsyncGenerator<{ chunk: ChatChunk; served?: ServedInfo }> {
+      const list = plan(req.model, attrs, { promptChars: attrs.promptChars, maxTokens: req.maxTokens });
+      const dl = deadline(signal);
+      const r = await run(req.model, list, dl.signal, dl.timedOut, async (d) => {
+        const it = d.adapter!.stream(req, d.model, dl.signal)[Symbol.asyncIterator]();
+        return { it, first: await it.next() };
+      });
+      const { it, first } = r.value;
+      if (first.done) return;
+      yield { chunk: first.value, served: served(r.d, r.attempts) };
+      try {
         for (;;) {
-          const r = await it.next();
-          if (r.done) return;
-          yield { chunk: r.value };
+          const n = await it.next();
+          if (n.done) return;
+          yield { chunk: n.value };
         }
+      } catch (err) {
+        if (dl.timedOut()) throw totalTimeout();
+        if (isDeploymentFault(err)) breakers.failure(r.d.id);
+        throw err;
+      } finally {
+        await it.return?.();
       }
     },
   };
