@@ -17,6 +17,9 @@ export interface TestConfigOptions {
   geminiUrl?: string;
   port?: number;
   maxBodyBytes?: number;
+  /** The routing section (default: one fast retry, and breakers that never open, so that
+   * error tests can fail the same deployment many times; breakers are tested on their own). */
+  routing?: string;
   /** Extra YAML appended at the top level (events, usage_store, mesh …). */
   extra?: string;
 }
@@ -45,10 +48,15 @@ ${o.geminiUrl ? `  - { id: fake-gemini, kind: gemini, base_url: "${o.geminiUrl}"
 models:
   - { name: demo, deployments: [{ provider: demo, model: demo }] }
   - { name: gpt-fake, owned_by: openai, deployments: [{ provider: fake, model: gpt-4o-mini }] }
+  - { name: embed-fake, owned_by: openai, deployments: [{ provider: fake, model: text-embedding-3-small }] }
   - { name: with-fallback, deployments: [{ provider: down, model: x }, { provider: fake, model: gpt-4o-mini }] }
   - { name: switched-off, deployments: [{ provider: off, model: x }] }
+  - name: routed
+    deployments: [{ provider: demo, model: demo }, { provider: fake, model: gpt-4o-mini }]
+    routes: [{ when: { headers: { x-tessera-route: upstream } }, deployments: [fake/gpt-4o-mini] }]
 ${o.anthropicUrl ? "  - { name: claude-fake, owned_by: anthropic, deployments: [{ provider: fake-anthropic, model: claude-3-5-haiku-latest }] }" : ""}
 ${o.geminiUrl ? "  - { name: gemini-fake, owned_by: google, deployments: [{ provider: fake-gemini, model: gemini-2.0-flash }] }" : ""}
+routing: ${o.routing ?? "{ retries: 1, backoff_base_ms: 5, backoff_max_ms: 50, circuit_breaker: { failure_threshold: 1000000 } }"}
 ${o.extra ?? ""}
 `;
 }

@@ -5,8 +5,10 @@ import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
+import { Redis } from "ioredis";
 import { createClickHouseUsageStore, type UsageStore } from "@tessera/usage-store";
 import { startFakeOpenAI, type FakeOpenAI } from "../../services/router/src/providers/openai/fake.js";
+import { SCENARIO_USAGE } from "../../services/router/src/providers/fake-scenario.js";
 import { TEST_ENV, TEST_KEYS, testConfigYaml } from "../helpers/config.js";
 import { eventually, freePort, requireEnv, startService, waitHealthy, type Proc } from "../helpers/procs.js";
 
@@ -14,7 +16,7 @@ import { eventually, freePort, requireEnv, startService, waitHealthy, type Proc 
  * The mesh for real: six services as separate processes talking Connect over HTTP/2, events
  * through Kafka into ClickHouse, traces exported over OTLP/HTTP to a collector in this test.
  */
-describe("mesh: six processes, Kafka, ClickHouse", { timeout: 180_000 }, () => {
+describe("mesh: six processes, Kafka, ClickHouse, Redis", { timeout: 180_000 }, () => {
   const suffix = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
   const database = `tessera_mesh_${suffix}`;
   let fake: FakeOpenAI;
@@ -24,9 +26,11 @@ describe("mesh: six processes, Kafka, ClickHouse", { timeout: 180_000 }, () => {
   let collector: Server;
   const spans: { traceId: string; service: string; name: string }[] = [];
   let dir: string;
+  let redisUrl = "";
 
   before(async () => {
     const brokers = requireEnv("TESSERA_TEST_KAFKA_BROKERS");
+    redisUrl = requireEnv("TESSERA_TEST_REDIS_URL");
     const clickhouse = requireEnv("TESSERA_TEST_CLICKHOUSE_URL");
     fake = await startFakeOpenAI();
     collector = createServer((req, res) => {
@@ -52,10 +56,12 @@ describe("mesh: six processes, Kafka, ClickHouse", { timeout: 180_000 }, () => {
     const yaml = testConfigYaml({
       fakeUrl: fake.url,
       port: ports.ingress,
+      routing: "{ retries: 1, backoff_base_ms: 5, circuit_breaker: { failure_threshold: 4, window_ms: 60000, cooldown_ms: 60000 } }",
       extra: `
 events: { kind: kafka, brokers: ["${brokers}"], topic: "tessera.requests.mesh-${suffix}", group_id: "metering-${suffix}" }
 usage_store: { kind: clickhouse, url: "${clickhouse}", database: ${database} }
 telemetry: { otlp_traces_url: "${otlp}" }
+redis: { url: "${redisUrl}", key_prefix: "tessera:mesh-${suffix}:" }
 mesh:
   authz: { listen: { host: 127.0.0.1, port: ${ports.authz} } }
   redaction: { listen: { host: 127.0.0.1, port: ${ports.redaction} } }
@@ -117,13 +123,43 @@ mesh:
     const id = response.headers.get("x-request-id")!;
     const row = await eventually(() => store.findRequest(id), 30_000, `streamed request ${id} in ClickHouse`);
     assert.equal(row.stream, true);
-    assert.equal(row.completionTokens, 5);
+    assert.equal(row.completionTokens, SCENARIO_USAGE.completion);
   });
 
   test("errors cross the mesh with their status: bad key 401, unknown model 404", async () => {
     const bad = new OpenAI({ baseURL: client.baseURL, apiKey: "nope", maxRetries: 0 });
     await assert.rejects(bad.chat.completions.create({ model: "demo", messages: [{ role: "user", content: "x" }] }), OpenAI.AuthenticationError);
     await assert.rejects(client.chat.completions.create({ model: "missing", messages: [{ role: "user", content: "x" }] }), OpenAI.NotFoundError);
+  });
+
+  test("embeddings and header-matched routes work across the mesh", async () => {
+    const r = await client.embeddings.create({ model: "embed-fake", input: ["a", "b"], encoding_format: "float" });
+    assert.deepEqual(r.data.map((d) => d.index), [0, 1]);
+    const { response } = await client.chat.completions
+      .create({ model: "routed", messages: [{ role: "user", content: "x" }] }, { headers: { "x-tessera-route": "upstream" } })
+      .withResponse();
+    assert.equal(response.headers.get("x-tessera-deployment"), "fake/gpt-4o-mini", "the x- header reached the router");
+    const plain = await client.chat.completions.create({ model: "routed", messages: [{ role: "user", content: "x" }] }).withResponse();
+    assert.equal(plain.response.headers.get("x-tessera-deployment"), "demo/demo");
+  });
+
+  test("a failing deployment's circuit breaker opens in Redis, shared by every router replica", async () => {
+    // Each call tries the unreachable deployment twice (one retry) before falling back.
+    for (let i = 0; i < 2; i++) {
+      const { response } = await client.chat.completions.create({ model: "with-fallback", messages: [{ role: "user", content: "x" }] }).withResponse();
+      assert.equal(response.headers.get("x-tessera-deployment"), "fake/gpt-4o-mini");
+    }
+    const redis = new Redis(redisUrl);
+    try {
+      const until = await eventually(async () => Number(await redis.get(`tessera:mesh-${suffix}:breaker:open:down/x`)) || undefined, 5_000, "open breaker key");
+      assert.ok(until > Date.now(), "open until a time in the future");
+    } finally {
+      redis.disconnect();
+    }
+    const t0 = Date.now();
+    const { response } = await client.chat.completions.create({ model: "with-fallback", messages: [{ role: "user", content: "x" }] }).withResponse();
+    assert.equal(response.headers.get("x-tessera-deployment"), "fake/gpt-4o-mini");
+    assert.ok(Date.now() - t0 < 1_000, "the open deployment is skipped, not retried");
   });
 
   test("one trace spans ingress, authz, redaction and router", async () => {

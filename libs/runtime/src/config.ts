@@ -84,6 +84,18 @@ const DeploymentSchema = z
     model: z.string().min(1),
     /** Share of traffic under the weighted strategy (relative to the others). */
     weight: z.number().nonnegative().default(1),
+    /**
+     * What the provider model can take; a request that needs a feature goes only to
+     * deployments that have it (400 naming the feature when none has).
+     */
+    supports: z
+      .object({
+        tools: z.boolean().default(true),
+        images: z.boolean().default(true),
+        json_schema: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
@@ -318,8 +330,8 @@ export interface ResolvedProvider extends z.infer<typeof ProviderSchema> {
 const DEFAULT_BASE_URLS: Partial<Record<ResolvedProvider["kind"], (p: { region?: string | undefined }) => string>> = {
   openai: () => "https://api.openai.com/v1",
   mistral: () => "https://api.mistral.ai/v1",
-  anthropic: () => "https://api.anthropic.com",
-  gemini: () => "https://generativelanguage.googleapis.com",
+  anthropic: () => "https://api.anthropic.com/v1",
+  gemini: () => "https://generativelanguage.googleapis.com/v1beta",
   cohere: () => "https://api.cohere.com",
   bedrock: (p) => `https://bedrock-runtime.${p.region}.amazonaws.com`,
 };

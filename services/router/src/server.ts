@@ -32,6 +32,7 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
         model: d.model,
         adapter: a.adapter,
         weight: d.weight,
+        supports: d.supports,
         price: priceOf(cfg, d.provider, d.model),
       };
     }),

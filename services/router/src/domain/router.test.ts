@@ -273,6 +273,21 @@ describe("router core: embeddings and errors", () => {
     await assert.rejects(none.embed(create(EmbedRequestSchema, { model: "m", input: ["a"] }), attrs(), signal()), (e: unknown) => toTesseraError(e).details.code === "model_cannot_embed");
   });
 
+  test("a request needing a feature goes only to deployments that have it; none → 400 naming it", async () => {
+    const noTools = dep("no-tools", scripted("no-tools", ["ok"]), { supports: { tools: false } });
+    const tools = dep("tools", scripted("tools", ["ok"]));
+    const withTools = create(ChatRequestSchema, { model: "m", messages: [{ role: Role.USER, content: "x" }], tools: [{ type: "function", function: { name: "f" } }] });
+    const { c } = await core([noTools, tools]);
+    assert.equal((await c.route(withTools, attrs(), signal())).served.deployment, "tools");
+    assert.equal((await c.route(chat(), attrs(), signal())).served.deployment, "no-tools", "plain calls still use it first");
+    const { c: only } = await core([dep("no-img", scripted("no-img", ["ok"]), { supports: { images: false } })]);
+    const withImage = create(ChatRequestSchema, { model: "m", messages: [{ role: Role.USER, parts: [{ part: { case: "imageUrl", value: { url: "https://x/y.png" } } }] }] });
+    await assert.rejects(only.route(withImage, attrs(), signal()), (e: unknown) => {
+      const t = toTesseraError(e);
+      return t.status === 400 && t.details.code === "unsupported_feature" && /images/.test(t.message);
+    });
+  });
+
   test("unknown model and a model with every provider switched off", async () => {
     const { c } = await core([dep("off", undefined)]);
     await assert.rejects(c.route(chat("nope"), attrs(), signal()), (e: unknown) => toTesseraError(e).details.code === "model_not_found");

@@ -19,6 +19,26 @@ export interface Deployment {
   weight: number;
   /** USD per million tokens, from the price table. */
   price?: { input: number; output: number } | undefined;
+  /** Features the provider model takes (all when unset). */
+  supports?: Partial<Record<Feature, boolean>> | undefined;
+}
+
+/** Request features a deployment may lack. */
+export type Feature = "tools" | "images" | "json_schema";
+
+const FEATURE_TEXT: Record<Feature, { what: string; param: string }> = {
+  tools: { what: "tools", param: "tools" },
+  images: { what: "images in messages", param: "messages" },
+  json_schema: { what: "structured output (response_format json_schema)", param: "response_format" },
+};
+
+/** The features a chat request needs. */
+export function featuresOf(req: ChatRequest): Feature[] {
+  const out: Feature[] = [];
+  if (req.tools.length > 0) out.push("tools");
+  if (req.messages.some((m) => m.parts.some((p) => p.part.case === "imageUrl"))) out.push("images");
+  if (req.responseFormat?.type === "json_schema") out.push("json_schema");
+  return out;
 }
 
 /** A model alias callers use, with its deployments in configured order. */
@@ -92,8 +112,22 @@ export function createRouterCore(models: ModelEntry[], opts: RouterOptions, log:
     return entry;
   }
 
+  /** Keep the deployments that take every feature the request needs, or say which is missing. */
+  function capable(model: string, list: Deployment[], features: Feature[]): Deployment[] {
+    let out = list;
+    for (const f of features) {
+      out = out.filter((d) => d.supports?.[f] !== false);
+      if (out.length === 0)
+        throw new TesseraError("invalid_request", `The model '${model}' does not support ${FEATURE_TEXT[f].what}; remove them or use another model.`, {
+          code: "unsupported_feature",
+          param: FEATURE_TEXT[f].param,
+        });
+    }
+    return out;
+  }
+
   /** The deployments to try for this call, in order. */
-  function plan(model: string, attrs: CallAttributes, call: CallShape, need?: (d: Deployment) => boolean): Deployment[] {
+  function plan(model: string, attrs: CallAttributes, call: CallShape, need?: (d: Deployment) => boolean, features: Feature[] = []): Deployment[] {
     const entry = entryOf(model);
     const rule = matchRule(entry.routes, attrs);
     const chosen = rule ? rule.deployments.map((id) => entry.deployments.find((d) => d.id === id)!) : entry.deployments;
@@ -102,7 +136,7 @@ export function createRouterCore(models: ModelEntry[], opts: RouterOptions, log:
       throw new TesseraError("unavailable", `The model '${model}' has no enabled deployment: its providers' credentials are not set on the gateway.`, {
         code: "model_unavailable",
       });
-    const able = need ? live.filter(need) : live;
+    const able = capable(model, need ? live.filter(need) : live, features);
     if (able.length === 0)
       throw new TesseraError("invalid_request", `The model '${model}' cannot create embeddings: none of its providers offers them.`, {
         code: "model_cannot_embed",
@@ -186,7 +220,7 @@ export function createRouterCore(models: ModelEntry[], opts: RouterOptions, log:
     },
 
     async route(req: ChatRequest, attrs: CallAttributes, signal: AbortSignal): Promise<{ response: ChatResponse; served: ServedInfo }> {
-      const list = plan(req.model, attrs, { promptChars: attrs.promptChars, maxTokens: req.maxTokens });
+      const list = plan(req.model, attrs, { promptChars: attrs.promptChars, maxTokens: req.maxTokens }, undefined, featuresOf(req));
       const dl = deadline(signal);
       const r = await run(req.model, list, dl.signal, dl.timedOut, (d) => d.adapter!.chat(req, d.model, dl.signal));
       return { response: r.value, served: served(r.d, r.attempts) };
@@ -200,7 +234,7 @@ export function createRouterCore(models: ModelEntry[], opts: RouterOptions, log:
     },
 
     async *routeStream(req: ChatRequest, attrs: CallAttributes, signal: AbortSignal): AsyncGenerator<{ chunk: ChatChunk; served?: ServedInfo }> {
-      const list = plan(req.model, attrs, { promptChars: attrs.promptChars, maxTokens: req.maxTokens });
+      const list = plan(req.model, attrs, { promptChars: attrs.promptChars, maxTokens: req.maxTokens }, undefined, featuresOf(req));
       const dl = deadline(signal);
       const r = await run(req.model, list, dl.signal, dl.timedOut, async (d) => {
         const it = d.adapter!.stream(req, d.model, dl.signal)[Symbol.asyncIterator]();
