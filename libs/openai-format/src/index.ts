@@ -3,3 +3,4 @@ export * from "./request.js";
 export * from "./convert.js";
 export * from "./errors.js";
 export * from "./sse.js";
+export * from "./embeddings.js";

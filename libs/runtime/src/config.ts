@@ -68,6 +68,26 @@ const ProviderSchema = z
     aws_access_key_id_env: z.string().optional(),
     aws_secret_access_key_env: z.string().optional(),
     aws_session_token_env: z.string().optional(),
+    /**
+     * openai_compatible: per-parameter rules over the built-in map, keyed by the OpenAI
+     * parameter name (drop it, rename it, default it, bound it).
+     */
+    params: z
+      .record(
+        z.string().min(1),
+        z
+          .object({
+            drop: z.boolean().optional(),
+            rename: z.string().min(1).optional(),
+            default: z.unknown().optional(),
+            min: z.number().optional(),
+            max: z.number().optional(),
+            /** Refuse an out-of-range value (400) instead of clamping it. */
+            strict: z.boolean().optional(),
+          })
+          .strict(),
+      )
+      .default({}),
     /** Keep-alive connections per upstream origin. */
     connections: z.number().int().positive().default(128),
     /** Time allowed for the response headers, and between body chunks (the first-byte timeout). */
@@ -411,6 +431,7 @@ function resolve(raw: RawConfig, source: string, env: NodeJS.ProcessEnv): Config
     if (p.kind === "bedrock" && !p.region) problems.push(`providers.${i}.region: required for kind bedrock (e.g. us-east-1)`);
     else if (p.kind !== "demo" && !p.base_url) problems.push(`providers.${i}.base_url: required for kind ${p.kind}`);
     if (p.kind === "azure" && !p.api_version) problems.push(`providers.${i}.api_version: required for kind azure (e.g. 2024-10-21)`);
+    if (p.kind !== "openai_compatible" && Object.keys(p.params).length > 0) problems.push(`providers.${i}.params: only for kind openai_compatible`);
   });
   raw.models.forEach((m, i) => {
     m.deployments.forEach((d, j) => {

@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { bind, type ServiceBinding } from "@tessera/runtime";
 import { ChatRequestSchema, EmbedRequestSchema, type ChatRequest } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import {
-  EmbedRouteResponseSchema,
+  EmbedResponseSchema,
   ListModelsResponseSchema,
   RouteResponseSchema,
   RouteStreamResponseSchema,
@@ -31,7 +31,7 @@ export function routerService(deps: { core: RouterCore }): ServiceBinding<typeof
       const req = r.request ?? create(EmbedRequestSchema);
       const chars = req.input.reduce((n, s) => n + s.length, 0);
       const { response, served } = await deps.core.embed(req, { tenantId: r.tenantId, headers: r.headers, metadata: {}, promptChars: chars }, ctx.signal);
-      return create(EmbedRouteResponseSchema, { response, served });
+      return create(EmbedResponseSchema, { response, served });
     },
     listModels() {
       return create(ListModelsResponseSchema, { models: deps.core.listModels() });

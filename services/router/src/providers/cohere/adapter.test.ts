@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { ChatRequestSchema, EmbedRequestSchema, Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { TesseraError } from "@tessera/runtime";
+import { withOneToolCallWhenAsked } from "../one-tool-call.js";
 import { SCENARIO_TOOL_ARGS, SCENARIO_USAGE } from "../fake-scenario.js";
 import type { ProviderAdapter } from "../types.js";
 import { ProviderError } from "../errors.js";
@@ -152,13 +153,15 @@ test("stream with two tools: tool-plan dropped, calls at index 0 and 1 assembled
 });
 
 test("parallel_tool_calls=false: only the first of the model's calls reaches the caller, whole and streamed", async () => {
-  const r = await adapter.chat(req({ tools: [weather, time], parallelToolCalls: false }), MODEL, signal());
+  // Cohere cannot be told; the router's wrapper (applied by createAdapter to every provider) trims.
+  const one = withOneToolCallWhenAsked(adapter);
+  const r = await one.chat(req({ tools: [weather, time], parallelToolCalls: false }), MODEL, signal());
   assert.deepEqual(
     r.choices[0]!.message!.toolCalls.map((t) => t.function?.name),
     ["get_weather"],
   );
   assert.equal(r.choices[0]!.finishReason, "tool_calls");
-  const chunks = await collect(adapter.stream(req({ tools: [weather, time], parallelToolCalls: false }), MODEL, signal()));
+  const chunks = await collect(one.stream(req({ tools: [weather, time], parallelToolCalls: false }), MODEL, signal()));
   assert.deepEqual(
     streamedCalls(chunks).map(([i, c]) => [i, c.name, c.arguments]),
     [[0, "get_weather", SCENARIO_TOOL_ARGS[0]]],

@@ -1,9 +1,8 @@
-import type { ChatChunk, ChatRequest } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import type { ProviderAdapter } from "../types.js";
 import { ProviderError, upstreamStatusError } from "../errors.js";
 import { createHttpAdapter, eventJson, excerpt, garbage, retryAfterSeconds, type HttpAdapterOptions, type StreamTranslator } from "../http-adapter.js";
 import { embedToCohere, requestToCohere } from "./unified-to-cohere.js";
-import { CohereStreamTranslator, embedResponseFromCohere, keepFirstToolCall, keepFirstToolCallDelta, responseFromCohere } from "./cohere-to-unified.js";
+import { CohereStreamTranslator, embedResponseFromCohere, responseFromCohere } from "./cohere-to-unified.js";
 import type { CohereChatResponse, CohereEmbedResponse, CohereErrorBody, CohereStreamEvent } from "./wire.js";
 
 /** Options for {@link createCohereAdapter}: the shared HTTP provider options (base URL e.g. https://api.cohere.com). */
@@ -66,24 +65,14 @@ function cohereStream(id: string, model: string): StreamTranslator {
   };
 }
 
-async function* firstToolCallOnly(chunks: AsyncIterable<ChatChunk>): AsyncIterable<ChatChunk> {
-  for await (const c of chunks) {
-    const kept = keepFirstToolCallDelta(c);
-    if (kept) yield kept;
-  }
-}
-
-/** The caller disabled parallel tool calls, which Cohere cannot be told. */
-const oneCallOnly = (req: ChatRequest) => req.parallelToolCalls === false && req.tools.length > 0;
-
 /**
  * The Cohere v2 API adapter: `POST <base>/v2/chat` (JSON, or SSE with `stream: true`) and
  * `POST <base>/v2/embed`, with `Authorization: Bearer <key>`; one {@link CohereStreamTranslator}
- * per streamed call. When the caller sets parallel_tool_calls=false, for which Cohere has no
- * parameter, only the first tool call of the answer is passed on (see keepFirstToolCall).
+ * per streamed call. Cohere has no parallel_tool_calls switch: the router passes on only the
+ * first call when the caller disabled them (see one-tool-call.ts).
  */
 export function createCohereAdapter(opts: CohereAdapterOptions): ProviderAdapter {
-  const inner = createHttpAdapter(opts, {
+  return createHttpAdapter(opts, {
     kind: "cohere",
     headers: (apiKey): Record<string, string> => (apiKey ? { authorization: `Bearer ${apiKey}` } : {}),
     path: () => COHERE_CHAT_PATH,
@@ -101,15 +90,4 @@ export function createCohereAdapter(opts: CohereAdapterOptions): ProviderAdapter
       response: (json, model, req) => embedResponseFromCohere(json as CohereEmbedResponse, model, req, opts.id),
     },
   });
-  return {
-    ...inner,
-    async chat(req, model, signal) {
-      const r = await inner.chat(req, model, signal);
-      return oneCallOnly(req) ? keepFirstToolCall(r) : r;
-    },
-    stream(req, model, signal) {
-      const chunks = inner.stream(req, model, signal);
-      return oneCallOnly(req) ? firstToolCallOnly(chunks) : chunks;
-    },
-  };
 }

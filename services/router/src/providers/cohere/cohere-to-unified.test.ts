@@ -10,11 +10,10 @@ import {
   embedResponseFromCohere,
   finishReasonFromCohere,
   generationFailure,
-  keepFirstToolCall,
-  keepFirstToolCallDelta,
   responseFromCohere,
   usageFromCohere,
 } from "./cohere-to-unified.js";
+import { keepFirstToolCall, keepFirstToolCallDelta } from "../one-tool-call.js";
 import type { CohereChatResponse, CohereEmbedResponse, CohereStreamEvent } from "./wire.js";
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");

@@ -230,27 +230,3 @@ export function embedResponseFromCohere(r: CohereEmbedResponse, model: string, r
   });
 }
 
-/**
- * For a caller that disabled parallel tool calls (Cohere has no such switch): keep the first
- * tool call of the answer and drop the rest. The answer stays consistent — the caller returns
- * one result for the one call it saw, and the model can ask for the others on the next turn.
- */
-export function keepFirstToolCall(r: ChatResponse): ChatResponse {
-  for (const c of r.choices) if (c.message && c.message.toolCalls.length > 1) c.message.toolCalls = c.message.toolCalls.slice(0, 1);
-  return r;
-}
-
-/**
- * The streamed form of {@link keepFirstToolCall}: tool-call deltas of any call but the first
- * (index 0) are removed; a chunk left with nothing to say is dropped (undefined).
- */
-export function keepFirstToolCallDelta(chunk: ChatChunk): ChatChunk | undefined {
-  let emptied = false;
-  for (const c of chunk.choices) {
-    const d = c.delta;
-    if (!d || d.toolCalls.length === 0) continue;
-    d.toolCalls = d.toolCalls.filter((t) => t.index === 0);
-    if (d.toolCalls.length === 0 && d.role === Role.UNSPECIFIED && d.content === "" && d.refusal === "" && c.finishReason === "") emptied = true;
-  }
-  return emptied && chunk.choices.length === 1 && !chunk.usage ? undefined : chunk;
-}
