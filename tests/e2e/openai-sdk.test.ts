@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import OpenAI from "openai";
 import { TEST_KEYS, TEST_ENV } from "../helpers/config.js";
 import { startTestGateway } from "../helpers/gateway.js";
+import { SCENARIO_USAGE } from "../../services/router/src/providers/fake-scenario.js";
 
 type Gateway = Awaited<ReturnType<typeof startTestGateway>>;
 
@@ -68,7 +69,7 @@ describe("OpenAI surface, all-in-one, official openai client", () => {
     assert.equal(text, "Echo: one two three");
     assert.equal(finish, "stop");
     assert.ok(chunks >= 5, `expected several chunks, got ${chunks}`);
-    assert.ok(usage && usage.completion_tokens === 4, "usage chunk present");
+    assert.ok(usage && usage.completion_tokens === SCENARIO_USAGE.completion, "usage chunk present, with the upstream's counts");
 
     const plain = await client.chat.completions.create({ model: "gpt-fake", messages: [{ role: "user", content: "x" }], stream: true });
     let sawUsage = false;
@@ -101,6 +102,18 @@ describe("OpenAI surface, all-in-one, official openai client", () => {
     assert.equal(res.choices[0]!.message.tool_calls!.length, 1);
   });
 
+  test("an OpenAI upstream's chunks pass through unchanged (no re-serialisation)", async () => {
+    const res = await fetch(`${g.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${TEST_KEYS.acme}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "gpt-fake", stream: true, messages: [{ role: "user", content: "raw bytes" }] }),
+    });
+    const events = (await res.text()).split("\n\n").filter((e) => e.startsWith("data: ") && e !== "data: [DONE]");
+    // The fake's own fields, which Tessera's encoder would not write, arrive as the fake wrote them.
+    assert.match(events[0]!, /^data: \{"id":"chatcmpl-[^"]+","object":"chat.completion.chunk","created":\d+,"model":"gpt-4o-mini","system_fingerprint":"fp_fake","choices":\[\{"index":0,"delta":\{"role":"assistant","content":"","refusal":null\},"logprobs":null,"finish_reason":null\}\]\}$/);
+    assert.equal(events.some((e) => e.includes('"usage"')), false, "usage was not asked for, so its chunk is left out");
+  });
+
   test("the demo model streams too", async () => {
     const stream = await client.chat.completions.create({ model: "demo", messages: [{ role: "user", content: "stream me please" }], stream: true });
     let text = "";
@@ -119,7 +132,7 @@ describe("OpenAI surface, all-in-one, official openai client", () => {
   test("lists the models that have an enabled deployment", async () => {
     const ids = [];
     for await (const m of client.models.list()) ids.push(m.id);
-    assert.deepEqual(ids.sort(), ["claude-fake", "demo", "gemini-fake", "gpt-fake", "with-fallback"]);
+    assert.deepEqual(ids.sort(), ["claude-fake", "demo", "embed-fake", "gemini-fake", "gpt-fake", "routed", "with-fallback"]);
   });
 
   test("each call becomes one stored event with principal, model, provider and tokens", async () => {

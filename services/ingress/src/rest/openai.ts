@@ -22,6 +22,9 @@ const OPENAI: ChatFormat = {
     const includeUsage = request.includeUsage;
     return {
       chunk(c) {
+        // The provider spoke this very format: its chunk goes out as it came, unless usage
+        // must be taken out of it.
+        if (c.rawOpenai && (includeUsage || !c.usage)) return `data: ${c.rawOpenai}\n\n`;
         if (c.usage && !includeUsage) {
           // Usage was asked upstream for metering only; the caller did not ask for it.
           c.usage = undefined;
