@@ -65,3 +65,22 @@ export function scenarioArgFragments(args: string): string[] {
   const b = Math.floor((2 * args.length) / 3);
   return [args.slice(0, a), args.slice(a, b), args.slice(b)];
 }
+
+/** A recorded upstream request. */
+export interface RecordedCall {
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Record<string, unknown>;
+}
+
+/**
+ * What every provider fake exports from its `fake.ts` (as `startFake<Provider>()`): the base
+ * URL to configure, the recorded requests, and the mode of the next answers.
+ */
+export interface ProviderFake<Mode extends string = FakeMode> {
+  /** The base_url to put in the provider's configuration. */
+  url: string;
+  calls: RecordedCall[];
+  mode: Mode;
+  close(): Promise<void>;
+}

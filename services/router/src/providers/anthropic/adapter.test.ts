@@ -7,6 +7,7 @@ import type { ProviderAdapter } from "../types.js";
 import { ProviderError } from "../errors.js";
 import { createAnthropicAdapter } from "./adapter.js";
 import { startFakeAnthropic, type FakeAnthropic } from "./fake.js";
+import { SCENARIO_USAGE } from "../fake-scenario.js";
 
 let fake: FakeAnthropic;
 let adapter: ProviderAdapter;
@@ -49,8 +50,11 @@ test("chat: posts to /v1/messages with Anthropic headers and body, returns the e
   assert.equal(r.choices[0]!.finishReason, "stop");
   assert.match(r.id, /^msg_fake/);
   assert.equal(r.model, MODEL);
-  assert.ok((r.usage?.promptTokens ?? 0) > 0);
-  assert.equal(r.usage?.completionTokens, 2);
+  // input_tokens + cache_read_input_tokens, as the scenario's prompt count includes cached tokens.
+  assert.equal(r.usage?.promptTokens, SCENARIO_USAGE.prompt);
+  assert.equal(r.usage?.cachedTokens, SCENARIO_USAGE.cached);
+  assert.equal(r.usage?.completionTokens, SCENARIO_USAGE.completion);
+  assert.equal(r.usage?.totalTokens, SCENARIO_USAGE.prompt + SCENARIO_USAGE.completion);
   const call = fake.calls[0]!;
   assert.equal(call.path, "/v1/messages");
   assert.equal(call.headers["x-api-key"], "sk-ant-test");
@@ -64,7 +68,8 @@ test("chat with tools: tool_use comes back as a tool call with JSON arguments", 
   const r = await adapter.chat(withTool(), MODEL, AbortSignal.timeout(5_000));
   const c = r.choices[0]!;
   assert.equal(c.finishReason, "tool_calls");
-  assert.equal(c.message?.content, "Let me call a tool.");
+  assert.equal(c.message?.content, "");
+  assert.equal(c.message?.toolCalls.length, 1);
   assert.equal(c.message?.toolCalls[0]?.function?.name, "get_weather");
   assert.match(c.message!.toolCalls[0]!.id, /^toolu_fake/);
   assert.deepEqual(JSON.parse(c.message!.toolCalls[0]!.function!.arguments), { city: "Paris" });
@@ -77,8 +82,9 @@ test("stream: role first, echoed text, finish stop, usage on the last chunk; the
   assert.equal(text, "Echo: Hello");
   assert.equal(chunks.find((c) => c.choices[0]?.finishReason)?.choices[0]?.finishReason, "stop");
   const last = chunks[chunks.length - 1]!;
-  assert.equal(last.usage?.completionTokens, 2);
-  assert.ok((last.usage?.promptTokens ?? 0) > 0);
+  assert.equal(last.usage?.completionTokens, SCENARIO_USAGE.completion);
+  assert.equal(last.usage?.promptTokens, SCENARIO_USAGE.prompt);
+  assert.equal(last.usage?.cachedTokens, SCENARIO_USAGE.cached);
   assert.equal(fake.calls[0]!.body["stream"], true);
   assert.match(String(fake.calls[0]!.headers["accept"]), /text\/event-stream/);
 });
@@ -176,4 +182,55 @@ test("an unreachable origin → retryable upstream_unreachable", async () => {
   } finally {
     await dead.close();
   }
+});
+
+test("chat with two tools: parallel tool_use blocks become tool calls in order; disable_parallel_tool_use gives one", async () => {
+  const tools = ["get_weather", "get_time"].map((name) => ({ type: "function", function: { name, parameters: { type: "object", properties: { city: { type: "string" } } } } }));
+  const r = await adapter.chat(req({ tools }), MODEL, AbortSignal.timeout(5_000));
+  assert.deepEqual(
+    r.choices[0]!.message!.toolCalls.map((c) => [c.function?.name, c.function?.arguments]),
+    [
+      ["get_weather", '{"city":"Paris"}'],
+      ["get_time", '{"city":"Rome"}'],
+    ],
+  );
+  assert.notEqual(r.choices[0]!.message!.toolCalls[0]!.id, r.choices[0]!.message!.toolCalls[1]!.id);
+  const one = await adapter.chat(req({ tools, parallelToolCalls: false }), MODEL, AbortSignal.timeout(5_000));
+  assert.deepEqual(fake.calls[1]!.body["tool_choice"], { type: "auto", disable_parallel_tool_use: true });
+  assert.deepEqual(
+    one.choices[0]!.message!.toolCalls.map((c) => c.function?.name),
+    ["get_weather"],
+  );
+});
+
+test("stream with two tools: each call's arguments assemble from its own fragments", async () => {
+  const tools = ["get_weather", "get_time"].map((name) => ({ type: "function", function: { name, parameters: { type: "object" } } }));
+  const chunks = await collect(adapter.stream(req({ tools }), MODEL, AbortSignal.timeout(5_000)));
+  const deltas = chunks.flatMap((c) => c.choices[0]?.delta?.toolCalls ?? []);
+  const args = [0, 1].map((i) => JSON.parse(deltas.filter((d) => d.index === i).map((d) => d.arguments).join("")));
+  assert.deepEqual(args, [{ city: "Paris" }, { city: "Rome" }]);
+  assert.deepEqual(
+    deltas.filter((d) => d.id).map((d) => [d.index, d.name]),
+    [
+      [0, "get_weather"],
+      [1, "get_time"],
+    ],
+  );
+});
+
+test("a tool result is sent as a tool_result block and acknowledged", async () => {
+  const r = await adapter.chat(
+    req({
+      messages: [
+        { role: Role.USER, content: "weather?" },
+        { role: Role.ASSISTANT, toolCalls: [{ id: "toolu_a", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+        { role: Role.TOOL, toolCallId: "toolu_a", content: "sunny" },
+      ],
+    }),
+    MODEL,
+    AbortSignal.timeout(5_000),
+  );
+  assert.equal(r.choices[0]!.message?.content, "Tool said: sunny");
+  assert.equal(r.choices[0]!.finishReason, "stop");
+  assert.deepEqual((fake.calls[0]!.body["messages"] as unknown[])[2], { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_a", content: "sunny" }] });
 });

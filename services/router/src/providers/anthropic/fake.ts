@@ -1,50 +1,102 @@
 import * as http from "node:http";
 import { listenLoopback } from "../fake-server.js";
+import {
+  SCENARIO_TOOL_ARGS,
+  SCENARIO_USAGE,
+  scenarioAnswer,
+  scenarioArgFragments,
+  scenarioTextPieces,
+  type FakeMode,
+  type ProviderFake,
+  type RecordedCall,
+  type ScenarioInput,
+} from "../fake-scenario.js";
 
-/** How the fake answers the next calls. */
-export type FakeAnthropicMode = "ok" | "error_429" | "error_529" | "error_400" | "error_401" | "garbage" | "cut_stream" | "stream_error";
+/**
+ * How the fake answers the next calls: the shared modes plus Anthropic's own 529
+ * overloaded_error and an `event: error` in the middle of a stream.
+ */
+export type FakeAnthropicMode = FakeMode | "error_529" | "stream_error";
 
 /** A recorded upstream request. */
-export interface FakeAnthropicCall {
-  path: string;
-  headers: http.IncomingHttpHeaders;
-  body: Record<string, unknown>;
+export type FakeAnthropicCall = RecordedCall;
+
+/** A running fake Anthropic server. `url` is the base URL including /v1, as configured for the real API. */
+export type FakeAnthropic = ProviderFake<FakeAnthropicMode>;
+
+/** A key to configure for the fake (it accepts any `x-api-key`, as tests use several). */
+export const FAKE_ANTHROPIC_KEY = "sk-ant-fake-upstream-secret";
+
+/** How long the "slow" mode waits before answering. */
+export const FAKE_ANTHROPIC_SLOW_MS = 2_000;
+
+/** The input_json_delta fragments of the first tool call's input: they concatenate to {"city":"Paris"}. */
+export const FAKE_TOOL_FRAGMENTS: readonly string[] = ["", ...scenarioArgFragments(SCENARIO_TOOL_ARGS[0])];
+
+type Block = { type: string; text?: string; content?: string | Block[] };
+type Msg = { role: string; content: string | Block[] };
+
+function blocksText(content: string | Block[] | undefined): string {
+  if (content === undefined) return "";
+  if (typeof content === "string") return content;
+  return content
+    .filter((b) => b.type === "text")
+    .map((b) => b.text ?? "")
+    .join("");
 }
 
-/** A running fake Anthropic server. */
-export interface FakeAnthropic {
-  /** Base URL including /v1, as configured for the real API. */
-  url: string;
-  calls: FakeAnthropicCall[];
-  mode: FakeAnthropicMode;
-  close(): Promise<void>;
-}
-
-type Block = { type: string; text?: string };
-
-function lastUserText(body: Record<string, unknown>): string {
-  const msgs = (body["messages"] as { role: string; content: string | Block[] }[]) ?? [];
+/**
+ * What the scenario needs from a Messages request: the last user text, the last tool result
+ * (when the conversation ends with a tool_result block, i.e. the caller added nothing after
+ * the results), the tools, and whether tool_choice.disable_parallel_tool_use is set.
+ */
+export function anthropicScenarioInput(body: Record<string, unknown>): ScenarioInput {
+  const msgs = (body["messages"] as Msg[] | undefined) ?? [];
+  let lastUserText = "";
   for (let i = msgs.length - 1; i >= 0; i--) {
     const m = msgs[i]!;
     if (m.role !== "user") continue;
-    if (typeof m.content === "string") return m.content;
-    const text = m.content.filter((b) => b.type === "text").map((b) => b.text ?? "").join("");
-    if (text) return text;
+    const text = blocksText(m.content);
+    if (text) {
+      lastUserText = text;
+      break;
+    }
   }
-  return "";
+  const last = msgs[msgs.length - 1];
+  const lastBlock = last?.role === "user" && Array.isArray(last.content) ? last.content[last.content.length - 1] : undefined;
+  const toolChoice = body["tool_choice"] as { disable_parallel_tool_use?: boolean } | undefined;
+  return {
+    lastUserText,
+    lastToolResult: lastBlock?.type === "tool_result" ? blocksText(lastBlock.content) : undefined,
+    toolNames: ((body["tools"] as { name: string }[] | undefined) ?? []).map((t) => t.name),
+    parallelToolCalls: toolChoice?.disable_parallel_tool_use !== true,
+  };
 }
 
-/** The argument fragments of the fake's tool call; they concatenate to {"city":"Paris"}. */
-export const FAKE_TOOL_FRAGMENTS = ["", '{"ci', 'ty": "Pa', 'ris"}'];
+/**
+ * {@link SCENARIO_USAGE} in Anthropic's fields: input_tokens excludes cache reads, which are
+ * counted apart in cache_read_input_tokens; output_tokens includes thinking (Anthropic has no
+ * separate reasoning count in the classic usage object).
+ */
+export const FAKE_ANTHROPIC_USAGE = {
+  input_tokens: SCENARIO_USAGE.prompt - SCENARIO_USAGE.cached,
+  cache_creation_input_tokens: 0,
+  cache_read_input_tokens: SCENARIO_USAGE.cached,
+  output_tokens: SCENARIO_USAGE.completion,
+} as const;
 
 /**
  * A local stand-in for api.anthropic.com's POST /v1/messages, answering in the documented
  * wire format: a Message object, or the SSE sequence with `event:` lines (message_start,
  * content_block_start, ping, content_block_delta…, content_block_stop, message_delta,
  * message_stop), and Anthropic's error JSON with its status codes. Like the real API it
- * requires `anthropic-version` and `max_tokens`. The answer is "Echo: <last user text>";
- * with tools, a short text block then a call of the first tool with input {"city":"Paris"},
- * streamed as several input_json_delta fragments. Records every request. Loopback only.
+ * requires `anthropic-version` and `max_tokens`.
+ *
+ * It answers per the shared scenario (fake-scenario.ts): "Echo: <last user text>" as one text
+ * block; with tools, one tool_use block per call (ids `toolu_fake<n>_<i>`, input streamed as
+ * input_json_delta fragments); after a tool result, "Tool said: <result>"; usage is
+ * {@link FAKE_ANTHROPIC_USAGE} (in message_start for input, message_delta for output when
+ * streaming). Records every request. Loopback only.
  */
 export async function startFakeAnthropic(opts: { record?: boolean } = {}): Promise<FakeAnthropic> {
   const record = opts.record ?? true;
@@ -73,6 +125,8 @@ export async function startFakeAnthropic(opts: { record?: boolean } = {}): Promi
           return err(429, "rate_limit_error", "This request would exceed the rate limit for your organization of 50 requests per minute.", { "retry-after": "7" });
         case "error_529":
           return err(529, "overloaded_error", "Overloaded");
+        case "error_500":
+          return err(500, "api_error", "Internal server error");
         case "error_400":
           return err(400, "invalid_request_error", "temperature: range: 0..1");
         case "error_401":
@@ -82,77 +136,74 @@ export async function startFakeAnthropic(opts: { record?: boolean } = {}): Promi
           res.end(body["stream"] ? "event: message_start\ndata: {not json\n\n" : "<html>502 Bad Gateway</html>");
           return;
       }
-      const id = `msg_fake${++seq}`;
-      const model = String(body["model"]);
-      const text = `Echo: ${lastUserText(body)}`;
-      const tools = body["tools"] as { name: string }[] | undefined;
-      const tool = tools?.length ? { id: `toolu_fake${seq}`, name: tools[0]!.name } : undefined;
-      const inputTokens = JSON.stringify(body["messages"]).length >> 2;
-      const outputTokens = text.split(/\s+/).length + (tool ? 10 : 0);
-      const preface = "Let me call a tool.";
-      if (!body["stream"]) {
-        const content: unknown[] = tool
-          ? [{ type: "text", text: preface }, { type: "tool_use", id: tool.id, name: tool.name, input: { city: "Paris" } }]
-          : [{ type: "text", text }];
-        res.writeHead(200, { "content-type": "application/json", "request-id": `req_fake${seq}` });
-        res.end(
-          JSON.stringify({
-            id,
-            type: "message",
-            role: "assistant",
-            model,
-            content,
-            stop_reason: tool ? "tool_use" : "end_turn",
-            stop_sequence: null,
-            usage: { input_tokens: inputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: outputTokens },
-          }),
-        );
-        return;
-      }
-      res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "request-id": `req_fake${seq}` });
-      const ev = (data: Record<string, unknown>) => `event: ${String(data["type"])}\ndata: ${JSON.stringify(data)}\n\n`;
-      const events: string[] = [
-        ev({
-          type: "message_start",
-          message: {
-            id,
-            type: "message",
-            role: "assistant",
-            model,
-            content: [],
-            stop_reason: null,
-            stop_sequence: null,
-            usage: { input_tokens: inputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: 1 },
-          },
-        }),
-        ev({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }),
-        ev({ type: "ping" }),
-      ];
-      for (const w of (tool ? preface : text).match(/\S+\s*/g) ?? []) events.push(ev({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: w } }));
-      events.push(ev({ type: "content_block_stop", index: 0 }));
-      if (tool) {
-        events.push(ev({ type: "content_block_start", index: 1, content_block: { type: "tool_use", id: tool.id, name: tool.name, input: {} } }));
-        for (const f of FAKE_TOOL_FRAGMENTS) events.push(ev({ type: "content_block_delta", index: 1, delta: { type: "input_json_delta", partial_json: f } }));
-        events.push(ev({ type: "content_block_stop", index: 1 }));
-      }
-      if (state.mode === "stream_error") {
-        res.end(events.slice(0, 4).join("") + ev({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }));
-        return;
-      }
-      events.push(ev({ type: "message_delta", delta: { stop_reason: tool ? "tool_use" : "end_turn", stop_sequence: null }, usage: { output_tokens: outputTokens } }));
-      events.push(ev({ type: "message_stop" }));
-      if (state.mode === "cut_stream") {
-        // message_start and the first block start, then the connection drops.
-        res.write(events[0]!);
-        res.write(events[1]!);
-        setTimeout(() => res.socket?.destroy(), 50);
-        return;
-      }
-      res.end(events.join(""));
+      const n = ++seq;
+      const answer = () => respond(res, state.mode, n, body);
+      if (state.mode === "slow") setTimeout(answer, FAKE_ANTHROPIC_SLOW_MS);
+      else answer();
     });
   });
   const listening = await listenLoopback(server);
   state.url = `${listening.origin}/v1`;
   state.close = listening.close;
   return state;
+}
+
+function respond(res: http.ServerResponse, mode: FakeAnthropicMode, seq: number, body: Record<string, unknown>): void {
+  if (res.destroyed) return;
+  const id = `msg_fake${seq}`;
+  const model = String(body["model"]);
+  const answer = scenarioAnswer(anthropicScenarioInput(body));
+  const calls = answer.kind === "tools" ? answer.calls.map((c, i) => ({ ...c, id: `toolu_fake${seq}_${i}` })) : [];
+  const stopReason = answer.kind === "tools" ? "tool_use" : "end_turn";
+  if (!body["stream"]) {
+    const content: unknown[] =
+      answer.kind === "text" ? [{ type: "text", text: answer.text }] : calls.map((c) => ({ type: "tool_use", id: c.id, name: c.name, input: JSON.parse(c.arguments) }));
+    res.writeHead(200, { "content-type": "application/json", "request-id": `req_fake${seq}` });
+    res.end(JSON.stringify({ id, type: "message", role: "assistant", model, content, stop_reason: stopReason, stop_sequence: null, usage: FAKE_ANTHROPIC_USAGE }));
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", "request-id": `req_fake${seq}` });
+  const ev = (data: Record<string, unknown>) => `event: ${String(data["type"])}\ndata: ${JSON.stringify(data)}\n\n`;
+  const events: string[] = [
+    ev({
+      type: "message_start",
+      message: {
+        id,
+        type: "message",
+        role: "assistant",
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { ...FAKE_ANTHROPIC_USAGE, output_tokens: 1 },
+      },
+    }),
+  ];
+  if (answer.kind === "text") {
+    events.push(ev({ type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }), ev({ type: "ping" }));
+    for (const w of scenarioTextPieces(answer.text)) events.push(ev({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text: w } }));
+    events.push(ev({ type: "content_block_stop", index: 0 }));
+  } else {
+    events.push(ev({ type: "ping" }));
+    calls.forEach((c, index) => {
+      events.push(ev({ type: "content_block_start", index, content_block: { type: "tool_use", id: c.id, name: c.name, input: {} } }));
+      // Anthropic's first input_json_delta of a block is often empty.
+      for (const f of ["", ...scenarioArgFragments(c.arguments)]) events.push(ev({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: f } }));
+      events.push(ev({ type: "content_block_stop", index }));
+    });
+  }
+  if (mode === "stream_error") {
+    res.end(events.slice(0, 4).join("") + ev({ type: "error", error: { type: "overloaded_error", message: "Overloaded" } }));
+    return;
+  }
+  events.push(ev({ type: "message_delta", delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: FAKE_ANTHROPIC_USAGE.output_tokens } }));
+  events.push(ev({ type: "message_stop" }));
+  if (mode === "cut_stream") {
+    // message_start and the first block start, then the connection drops.
+    res.write(events[0]!);
+    res.write(events[1]!);
+    setTimeout(() => res.socket?.destroy(), 50);
+    return;
+  }
+  res.end(events.join(""));
 }

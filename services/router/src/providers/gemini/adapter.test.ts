@@ -6,8 +6,10 @@ import { ChatRequestSchema, Role, type ChatChunk } from "@tessera/gen/tessera/ch
 import { TesseraError } from "@tessera/runtime";
 import { ProviderError } from "../errors.js";
 import type { ProviderAdapter } from "../types.js";
-import { createGeminiAdapter, geminiStatusError } from "./adapter.js";
-import { FAKE_GEMINI_KEY, startFakeGemini, type FakeGemini } from "./fake.js";
+import { EmbedRequestSchema } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { createGeminiAdapter, embedResponseFromGemini, geminiStatusError } from "./adapter.js";
+import { FAKE_GEMINI_EMBED_DIMS, FAKE_GEMINI_KEY, fakeGeminiEmbedding, startFakeGemini, type FakeGemini } from "./fake.js";
+import { SCENARIO_USAGE } from "../fake-scenario.js";
 
 let fake: FakeGemini;
 let adapter: ProviderAdapter;
@@ -52,8 +54,11 @@ test("chat: sends the documented request and translates the answer", async () =>
   assert.equal(r.choices[0]!.finishReason, "stop");
   assert.equal(r.model, "gemini-2.5-flash");
   assert.match(r.id, /^fakeResp\d+$/);
-  assert.ok((r.usage?.promptTokens ?? 0) > 0);
-  assert.equal(r.usage?.totalTokens, r.usage!.promptTokens + r.usage!.completionTokens);
+  // completion = candidates + thoughts; prompt includes the cached tokens.
+  assert.deepEqual(
+    [r.usage?.promptTokens, r.usage?.completionTokens, r.usage?.totalTokens, r.usage?.cachedTokens, r.usage?.reasoningTokens],
+    [SCENARIO_USAGE.prompt, SCENARIO_USAGE.completion, SCENARIO_USAGE.prompt + SCENARIO_USAGE.completion, SCENARIO_USAGE.cached, SCENARIO_USAGE.reasoning],
+  );
   const call = fake.calls[0]!;
   assert.equal(call.path, "/v1beta/models/gemini-2.5-flash:generateContent");
   assert.equal(call.headers["x-goog-api-key"], FAKE_GEMINI_KEY);
@@ -98,8 +103,9 @@ test("stream: role, word deltas, finish and usage on the last chunk", async () =
   assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), "Echo: hello there");
   const last = chunks[chunks.length - 1]!;
   assert.equal(last.choices[0]!.finishReason, "stop");
-  assert.equal(last.usage?.completionTokens, 3);
-  assert.ok((last.usage?.promptTokens ?? 0) > 0);
+  assert.equal(last.usage?.completionTokens, SCENARIO_USAGE.completion);
+  assert.equal(last.usage?.reasoningTokens, SCENARIO_USAGE.reasoning);
+  assert.equal(last.usage?.promptTokens, SCENARIO_USAGE.prompt);
   for (const c of chunks.slice(0, -1)) assert.equal(c.choices[0]!.finishReason, "");
 });
 
@@ -208,4 +214,124 @@ test("recorded error fixtures map as documented", () => {
   assertProviderError(geminiStatusError("g", 400, '{"error":{"code":400,"message":"User location is not supported for the API use.","status":"FAILED_PRECONDITION"}}'), "upstream_error", "upstream_failed_precondition", true);
   assertProviderError(geminiStatusError("g", 404, '{"error":{"code":404,"message":"models/x is not found","status":"NOT_FOUND"}}'), "invalid_request", "upstream_invalid_request", false, 404);
   assertProviderError(geminiStatusError("g", 500, "<html>oops</html>"), "upstream_error", "upstream_error", true);
+});
+
+const twoTools = () =>
+  req({
+    tools: ["get_weather", "get_time"].map((name) => ({ type: "function", function: { name, parameters: { type: "object", properties: { city: { type: "string" } } } } })),
+  });
+
+test("chat with two tools: parallel function calls in order, ids distinct", async () => {
+  const r = await adapter.chat(twoTools(), "gemini-2.5-flash", signal());
+  const calls = r.choices[0]!.message!.toolCalls;
+  assert.deepEqual(
+    calls.map((c) => [c.id, c.function?.name, c.function?.arguments]),
+    [
+      [`call_${r.id}_0`, "get_weather", '{"city":"Paris"}'],
+      [`call_${r.id}_1`, "get_time", '{"city":"Rome"}'],
+    ],
+  );
+  assert.equal(r.choices[0]!.finishReason, "tool_calls");
+});
+
+test("a tool result is sent as a functionResponse and acknowledged", async () => {
+  const r = await adapter.chat(
+    req({
+      messages: [
+        { role: Role.USER, content: "weather?" },
+        { role: Role.ASSISTANT, toolCalls: [{ id: "call_a", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+        { role: Role.TOOL, toolCallId: "call_a", content: "sunny" },
+      ],
+    }),
+    "gemini-2.5-flash",
+    signal(),
+  );
+  assert.equal(r.choices[0]!.message?.content, "Tool said: sunny");
+  assert.deepEqual((fake.calls[0]!.body["contents"] as unknown[])[2], { role: "user", parts: [{ functionResponse: { name: "get_weather", response: { content: "sunny" } } }] });
+});
+
+const embedReq = (init: { input?: string[]; inputType?: string; dimensions?: number } = {}) => create(EmbedRequestSchema, { model: "alias", input: ["alpha", "beta"], ...init });
+
+test("embed: one batchEmbedContents call, one request per input, vectors back in input order", async () => {
+  const r = await adapter.embed!(embedReq(), "gemini-embedding-001", signal());
+  const call = fake.calls[0]!;
+  assert.equal(call.path, "/v1beta/models/gemini-embedding-001:batchEmbedContents");
+  assert.equal(call.headers["x-goog-api-key"], FAKE_GEMINI_KEY);
+  assert.deepEqual(call.body, {
+    requests: [
+      { model: "models/gemini-embedding-001", content: { parts: [{ text: "alpha" }] } },
+      { model: "models/gemini-embedding-001", content: { parts: [{ text: "beta" }] } },
+    ],
+  });
+  assert.equal(r.model, "gemini-embedding-001");
+  assert.deepEqual(
+    r.data.map((e) => e.index),
+    [0, 1],
+  );
+  for (const [i, text] of ["alpha", "beta"].entries()) {
+    assert.equal(r.data[i]!.vector.length, FAKE_GEMINI_EMBED_DIMS);
+    r.data[i]!.vector.forEach((v, k) => assert.ok(Math.abs(v - fakeGeminiEmbedding(text)[k]!) < 1e-6, `${text}[${k}]`));
+  }
+  // Google's documented answer has no usage.
+  assert.equal(r.usage?.promptTokens, 0);
+  assert.equal(r.usage?.totalTokens, 0);
+});
+
+const TASK_TYPES: [string, string][] = [
+  ["search_document", "RETRIEVAL_DOCUMENT"],
+  ["search_query", "RETRIEVAL_QUERY"],
+  ["classification", "CLASSIFICATION"],
+  ["clustering", "CLUSTERING"],
+];
+for (const [inputType, taskType] of TASK_TYPES) {
+  test(`embed: input_type ${inputType} → taskType ${taskType}; dimensions → outputDimensionality`, async () => {
+    const r = await adapter.embed!(embedReq({ input: ["q"], inputType, dimensions: 4 }), "models/gemini-embedding-001", signal());
+    assert.deepEqual((fake.calls[0]!.body["requests"] as unknown[])[0], {
+      model: "models/gemini-embedding-001",
+      content: { parts: [{ text: "q" }] },
+      taskType,
+      outputDimensionality: 4,
+    });
+    assert.equal(fake.calls[0]!.path, "/v1beta/models/gemini-embedding-001:batchEmbedContents");
+    assert.equal(r.data[0]!.vector.length, 4);
+  });
+}
+
+test("embed: an unknown input_type or no input is an invalid request before any upstream call", async () => {
+  for (const bad of [embedReq({ inputType: "summarization" }), embedReq({ input: [] })]) {
+    await assert.rejects(adapter.embed!(bad, "gemini-embedding-001", signal()), (err: unknown) => {
+      assert.ok(err instanceof TesseraError && err.kind === "invalid_request", String(err));
+      return true;
+    });
+  }
+  assert.equal(fake.calls.length, 0);
+});
+
+test("embed: 429 RESOURCE_EXHAUSTED → rate_limited with the retry delay", async () => {
+  fake.mode = "error_429";
+  await assert.rejects(adapter.embed!(embedReq(), "gemini-embedding-001", signal()), (err: unknown) => {
+    assertProviderError(err, "rate_limited", "upstream_rate_limited", true, 429);
+    assert.equal((err as ProviderError).details.retryAfterS, 7);
+    return true;
+  });
+});
+
+test("embed: answers that do not fit the inputs are upstream_garbage", () => {
+  const two = embedReq();
+  for (const json of [{}, { embeddings: [{ values: [1] }] }, { embeddings: [{ values: [1] }, { values: ["x"] }] }, { embeddings: [{ values: [1] }, {}] }])
+    assertProviderError(
+      (() => {
+        try {
+          embedResponseFromGemini("g", json, "m", two);
+        } catch (err) {
+          return err;
+        }
+        return undefined;
+      })(),
+      "upstream_error",
+      "upstream_garbage",
+      true,
+    );
+  const withUsage = embedResponseFromGemini("g", { embeddings: [{ values: [0.5] }, { values: [0.25] }], usageMetadata: { promptTokenCount: 4, totalTokenCount: 4 } }, "models/m", two);
+  assert.deepEqual([withUsage.model, withUsage.usage?.promptTokens, withUsage.usage?.totalTokens], ["m", 4, 4]);
 });

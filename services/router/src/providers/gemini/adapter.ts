@@ -1,6 +1,9 @@
+import { create } from "@bufbuild/protobuf";
+import { EmbedResponseSchema, type EmbedRequest, type EmbedResponse } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { TesseraError } from "@tessera/runtime";
 import type { ProviderAdapter } from "../types.js";
 import { ProviderError, upstreamStatusError } from "../errors.js";
-import { createHttpAdapter, eventJson, excerpt, garbage, retryAfterSeconds, type HttpAdapterOptions, type StreamTranslator } from "../http-adapter.js";
+import { createHttpAdapter, eventJson, excerpt, garbage, retryAfterSeconds, type EmbedSpec, type HttpAdapterOptions, type StreamTranslator } from "../http-adapter.js";
 import { requestToGemini } from "./unified-to-gemini.js";
 import { GeminiStreamTranslator, responseFromGemini } from "./gemini-to-unified.js";
 import type { GeminiErrorBody, GeminiResponse } from "@tessera/gemini-format";
@@ -73,18 +76,89 @@ function geminiStream(id: string, model: string): StreamTranslator {
   };
 }
 
+/** The model as it goes in a URL path or a `models/…` resource name (a models/ prefix is not doubled). */
+function modelId(model: string): string {
+  return model.replace(/^models\//, "");
+}
+
+/** EmbedRequest.input_type → Gemini's TaskType. */
+const TASK_TYPES: Record<string, string> = {
+  search_document: "RETRIEVAL_DOCUMENT",
+  search_query: "RETRIEVAL_QUERY",
+  classification: "CLASSIFICATION",
+  clustering: "CLUSTERING",
+};
+
+/** One EmbedContentRequest of a batchEmbedContents body. */
+export interface GeminiEmbedContentRequest {
+  /** `models/{model}`: must be the model of the URL. */
+  model: string;
+  content: { parts: { text: string }[] };
+  taskType?: string;
+  outputDimensionality?: number;
+}
+
+/** The BatchEmbedContentsResponse: one ContentEmbedding per request, in request order. */
+interface GeminiBatchEmbedResponse {
+  embeddings?: { values?: unknown }[];
+  /** Not in the documented response; read if Google sends it. */
+  usageMetadata?: { promptTokenCount?: number; totalTokenCount?: number };
+}
+
+/**
+ * Unified embedding request → batchEmbedContents body: one EmbedContentRequest per input, in
+ * order, each naming the model; input_type → taskType, dimensions → outputDimensionality.
+ * `user` has no Gemini field and is not sent.
+ */
+export function embedRequestToGemini(req: EmbedRequest, model: string): { requests: GeminiEmbedContentRequest[] } {
+  if (req.input.length === 0) throw new TesseraError("invalid_request", "input must hold at least one text to embed", { param: "input", code: "invalid_value" });
+  let taskType: string | undefined;
+  if (req.inputType) {
+    taskType = TASK_TYPES[req.inputType];
+    if (!taskType)
+      throw new TesseraError("invalid_request", `input_type '${req.inputType}' is not one of ${Object.keys(TASK_TYPES).join(", ")}`, { param: "input_type", code: "invalid_value" });
+  }
+  const name = `models/${modelId(model)}`;
+  return {
+    requests: req.input.map((text) => {
+      const r: GeminiEmbedContentRequest = { model: name, content: { parts: [{ text }] } };
+      if (taskType) r.taskType = taskType;
+      if (req.dimensions > 0) r.outputDimensionality = req.dimensions;
+      return r;
+    }),
+  };
+}
+
+/**
+ * batchEmbedContents answer → unified embeddings. The documented response has no usage, so
+ * usage is 0 unless a usageMetadata comes along; the model is the one asked for (Google does
+ * not name it in the answer).
+ */
+export function embedResponseFromGemini(provider: string, json: unknown, model: string, req: EmbedRequest): EmbedResponse {
+  const r = json as GeminiBatchEmbedResponse;
+  if (!Array.isArray(r.embeddings)) throw garbage(provider, "returned JSON without 'embeddings'", true);
+  if (r.embeddings.length !== req.input.length) throw garbage(provider, `returned ${r.embeddings.length} embeddings for ${req.input.length} inputs`, true);
+  const data = r.embeddings.map((e, index) => {
+    const values = e?.values;
+    if (!Array.isArray(values) || !values.every((v) => typeof v === "number")) throw garbage(provider, `returned embedding ${index} without numeric 'values'`, true);
+    return { index, vector: values as number[] };
+  });
+  const prompt = r.usageMetadata?.promptTokenCount ?? 0;
+  return create(EmbedResponseSchema, { model: modelId(model), data, usage: { promptTokens: prompt, totalTokens: r.usageMetadata?.totalTokenCount ?? prompt } });
+}
+
 /**
  * The Google Gemini API adapter (generativelanguage v1beta generateContent and
  * streamGenerateContent?alt=sse, `x-goog-api-key`); one {@link GeminiStreamTranslator} per
  * streamed call. Gemini has no end-of-stream event: the stream is complete when the body
- * ends after a finishReason.
+ * ends after a finishReason. Embeddings go through batchEmbedContents, one request per input.
  */
 export function createGeminiAdapter(opts: GeminiAdapterOptions): ProviderAdapter {
   return createHttpAdapter(opts, {
     kind: "gemini",
     headers: (apiKey): Record<string, string> => (apiKey ? { "x-goog-api-key": apiKey } : {}),
     path(model, stream) {
-      const name = encodeURIComponent(model.replace(/^models\//, ""));
+      const name = encodeURIComponent(modelId(model));
       return stream ? `/models/${name}:streamGenerateContent?alt=sse` : `/models/${name}:generateContent`;
     },
     body: (req) => requestToGemini(req),
@@ -95,5 +169,15 @@ export function createGeminiAdapter(opts: GeminiAdapterOptions): ProviderAdapter
       return responseFromGemini(r, model);
     },
     streamTranslator: (model) => geminiStream(opts.id, model),
+    embed: geminiEmbed(opts.id),
   });
+}
+
+/** Embeddings through POST /models/{model}:batchEmbedContents. */
+function geminiEmbed(id: string): EmbedSpec {
+  return {
+    path: (model) => `/models/${encodeURIComponent(modelId(model))}:batchEmbedContents`,
+    body: (req, model) => embedRequestToGemini(req, model),
+    response: (json, model, req) => embedResponseFromGemini(id, json, model, req),
+  };
 }
