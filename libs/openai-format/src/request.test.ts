@@ -34,6 +34,9 @@ const badCases: [string, unknown, string, RegExp][] = [
   ["tool parameters not an object", { ...ok, tools: [{ type: "function", function: { name: "f", parameters: "x" } }] }, "tools[0].function.parameters", /JSON Schema object/],
   ["bad tool name", { ...ok, tools: [{ type: "function", function: { name: "has space" } }] }, "tools[0].function.name", /1-64 characters/],
   ["tool message without tool_call_id", { model: "demo", messages: [{ role: "tool", content: "x" }] }, "messages[0].tool_call_id", /expected a string, but got undefined/],
+  ["image data URI with a broken payload", { model: "demo", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:image/png;base64,@@@" } }] }] }, "messages[0].content[0].image_url.url", /not valid base64/],
+  ["image data URI of a non-image type", { model: "demo", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "data:text/html;base64,PGI+" } }] }] }, "messages[0].content[0].image_url.url", /data:image\/png/],
+  ["image http URL without a host", { model: "demo", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "https://" } }] }] }, "messages[0].content[0].image_url.url", /not a valid http/],
   ["image url not http or data", { model: "demo", messages: [{ role: "user", content: [{ type: "image_url", image_url: { url: "file:///etc/passwd" } }] }] }, "messages[0].content[0].image_url.url", /Invalid image URL/],
   ["stream_options without stream", { ...ok, stream_options: { include_usage: true } }, "stream_options", /only allowed when 'stream'/],
 ];

@@ -99,6 +99,27 @@ function optBool(body: Record<string, unknown>, key: string): boolean | undefine
   return v;
 }
 
+/** data:image/<type>;base64,<payload>: what every provider that takes inline images reads. */
+const DATA_IMAGE = /^data:image\/(png|jpeg|jpg|gif|webp);base64,/i;
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/**
+ * An image URL must be http(s) with a host, or a base64 data URI of a common image type with
+ * a payload that decodes: a broken one is the caller's 400 here, not a provider error later.
+ */
+function checkImageUrl(url: string, param: string): void {
+  const fail = (why: string) => bad(param, `Invalid image URL in '${param}': ${why}`);
+  if (/^https?:\/\//i.test(url)) {
+    if (!URL.canParse(url)) throw fail("not a valid http(s) URL.");
+    return;
+  }
+  if (!/^data:/i.test(url)) throw fail("expected an http(s) URL or a data:image/ URI.");
+  const m = DATA_IMAGE.exec(url);
+  if (!m) throw fail("a data URI must be data:image/png|jpeg|gif|webp;base64,<data>.");
+  const payload = url.slice(m[0].length);
+  if (payload.length === 0 || payload.length % 4 === 1 || !BASE64.test(payload)) throw fail("the data URI's payload is not valid base64.");
+}
+
 function parseParts(parts: unknown[], param: string): ContentPart[] {
   return parts.map((p, i) => {
     const at = `${param}[${i}]`;
@@ -109,8 +130,7 @@ function parseParts(parts: unknown[], param: string): ContentPart[] {
       const img = part["image_url"];
       if (!isObject(img)) throw bad(`${at}.image_url`, `Invalid type for '${at}.image_url': expected an object, but got ${typeName(img)} instead.`);
       const url = expectString(img["url"], `${at}.image_url.url`);
-      if (!/^(https?:\/\/|data:image\/)/i.test(url))
-        throw bad(`${at}.image_url.url`, `Invalid image URL in '${at}.image_url.url': expected an http(s) URL or a data:image/ URI.`);
+      checkImageUrl(url, `${at}.image_url.url`);
       const detail = img["detail"] === undefined ? "" : expectString(img["detail"], `${at}.image_url.detail`);
       return create(ContentPartSchema, { part: { case: "imageUrl", value: { url, detail } } });
     }
