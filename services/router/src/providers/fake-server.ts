@@ -1,4 +1,4 @@
-import type { Server } from "node:http";
+import type { IncomingMessage, Server } from "node:http";
 import type { AddressInfo } from "node:net";
 
 /**
@@ -15,4 +15,20 @@ export async function listenLoopback(server: Server): Promise<{ origin: string; 
         server.close(() => r());
       }),
   };
+}
+
+/** Read a request's whole body, then hand it on. */
+export function onBody(req: IncomingMessage, then: (raw: Buffer) => void): void {
+  const parts: Buffer[] = [];
+  req.on("data", (c: Buffer) => parts.push(c));
+  req.on("end", () => then(Buffer.concat(parts)));
+}
+
+/** A request body parsed as JSON; undefined when it is not JSON (the fake answers its own error). */
+export function parseJsonBody<T = Record<string, unknown>>(raw: Buffer): T | undefined {
+  try {
+    return JSON.parse(raw.toString("utf8")) as T;
+  } catch {
+    return undefined;
+  }
 }

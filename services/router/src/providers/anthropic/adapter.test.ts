@@ -1,51 +1,23 @@
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { ChatRequestSchema, Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { ChatRequestSchema, Role } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { TesseraError } from "@tessera/runtime";
-import type { ProviderAdapter } from "../types.js";
-import { ProviderError } from "../errors.js";
+import { assertProviderError, chatErrorTable, collect, collectUntilFailure, type ErrorCase, rejectsWith, useFakeAdapter } from "../adapter-test-kit.js";
 import { createAnthropicAdapter } from "./adapter.js";
 import { startFakeAnthropic, type FakeAnthropic } from "./fake.js";
 import { SCENARIO_USAGE } from "../fake-scenario.js";
 
-let fake: FakeAnthropic;
-let adapter: ProviderAdapter;
 const MODEL = "claude-sonnet-4-5";
 
-before(async () => {
-  fake = await startFakeAnthropic();
-  adapter = createAnthropicAdapter({ id: "anthropic-test", baseUrl: fake.url, apiKey: "sk-ant-test", connections: 4, timeoutMs: 5_000 });
-});
-after(async () => {
-  await adapter.close();
-  await fake.close();
-});
-beforeEach(() => {
-  fake.mode = "ok";
-  fake.calls.length = 0;
-});
+const env = useFakeAdapter(startFakeAnthropic, (fake) => createAnthropicAdapter({ id: "anthropic-test", baseUrl: fake.url, apiKey: "sk-ant-test", connections: 4, timeoutMs: 5_000 }));
 
 const req = (init: MessageInitShape<typeof ChatRequestSchema> = {}) =>
   create(ChatRequestSchema, { messages: [{ role: Role.SYSTEM, content: "Be brief." }, { role: Role.USER, content: "Hello" }], ...init });
 const withTool = () => req({ tools: [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }] });
 
-async function collect(it: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
-  const out: ChatChunk[] = [];
-  for await (const c of it) out.push(c);
-  return out;
-}
-
-async function rejectsWith(p: Promise<unknown>, check: (e: ProviderError) => void) {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof ProviderError, `a ProviderError, got ${String(err)}`);
-    check(err);
-    return true;
-  });
-}
-
 test("chat: posts to /v1/messages with Anthropic headers and body, returns the echo with usage", async () => {
-  const r = await adapter.chat(req(), MODEL, AbortSignal.timeout(5_000));
+  const r = await env.adapter.chat(req(), MODEL, AbortSignal.timeout(5_000));
   assert.equal(r.choices[0]!.message?.content, "Echo: Hello");
   assert.equal(r.choices[0]!.finishReason, "stop");
   assert.match(r.id, /^msg_fake/);
@@ -55,7 +27,7 @@ test("chat: posts to /v1/messages with Anthropic headers and body, returns the e
   assert.equal(r.usage?.cachedTokens, SCENARIO_USAGE.cached);
   assert.equal(r.usage?.completionTokens, SCENARIO_USAGE.completion);
   assert.equal(r.usage?.totalTokens, SCENARIO_USAGE.prompt + SCENARIO_USAGE.completion);
-  const call = fake.calls[0]!;
+  const call = env.fake.calls[0]!;
   assert.equal(call.path, "/v1/messages");
   assert.equal(call.headers["x-api-key"], "sk-ant-test");
   assert.equal(call.headers["anthropic-version"], "2023-06-01");
@@ -65,7 +37,7 @@ test("chat: posts to /v1/messages with Anthropic headers and body, returns the e
 });
 
 test("chat with tools: tool_use comes back as a tool call with JSON arguments", async () => {
-  const r = await adapter.chat(withTool(), MODEL, AbortSignal.timeout(5_000));
+  const r = await env.adapter.chat(withTool(), MODEL, AbortSignal.timeout(5_000));
   const c = r.choices[0]!;
   assert.equal(c.finishReason, "tool_calls");
   assert.equal(c.message?.content, "");
@@ -76,7 +48,7 @@ test("chat with tools: tool_use comes back as a tool call with JSON arguments", 
 });
 
 test("stream: role first, echoed text, finish stop, usage on the last chunk; the request asks for stream", async () => {
-  const chunks = await collect(adapter.stream(req(), MODEL, AbortSignal.timeout(5_000)));
+  const chunks = await collect(env.adapter.stream(req(), MODEL, AbortSignal.timeout(5_000)));
   assert.equal(chunks[0]!.choices[0]!.delta?.role, Role.ASSISTANT);
   const text = chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
   assert.equal(text, "Echo: Hello");
@@ -85,12 +57,12 @@ test("stream: role first, echoed text, finish stop, usage on the last chunk; the
   assert.equal(last.usage?.completionTokens, SCENARIO_USAGE.completion);
   assert.equal(last.usage?.promptTokens, SCENARIO_USAGE.prompt);
   assert.equal(last.usage?.cachedTokens, SCENARIO_USAGE.cached);
-  assert.equal(fake.calls[0]!.body["stream"], true);
-  assert.match(String(fake.calls[0]!.headers["accept"]), /text\/event-stream/);
+  assert.equal(env.fake.calls[0]!.body["stream"], true);
+  assert.match(String(env.fake.calls[0]!.headers["accept"]), /text\/event-stream/);
 });
 
 test("stream with tools: the call's id and name arrive first, the arguments assemble to the fake's input", async () => {
-  const chunks = await collect(adapter.stream(withTool(), MODEL, AbortSignal.timeout(5_000)));
+  const chunks = await collect(env.adapter.stream(withTool(), MODEL, AbortSignal.timeout(5_000)));
   const deltas = chunks.flatMap((c) => c.choices[0]?.delta?.toolCalls ?? []);
   assert.ok(deltas.length >= 3, "several fragments");
   assert.ok(deltas.every((d) => d.index === 0));
@@ -101,7 +73,7 @@ test("stream with tools: the call's id and name arrive first, the arguments asse
   assert.equal(chunks.find((c) => c.choices[0]?.finishReason)?.choices[0]?.finishReason, "tool_calls");
 });
 
-const ERRORS: { mode: FakeAnthropic["mode"]; kind: string; retryable: boolean; code: string; status: number; retryAfterS?: number; message?: RegExp }[] = [
+const ERRORS: ErrorCase<FakeAnthropic["mode"]>[] = [
   { mode: "error_429", kind: "rate_limited", retryable: true, code: "upstream_rate_limited", status: 429, retryAfterS: 7, message: /rate_limit_error/ },
   { mode: "error_529", kind: "upstream_error", retryable: true, code: "upstream_overloaded", status: 502, message: /529: overloaded_error: Overloaded/ },
   { mode: "error_400", kind: "invalid_request", retryable: false, code: "upstream_invalid_request", status: 400, message: /temperature: range: 0\.\.1/ },
@@ -109,54 +81,34 @@ const ERRORS: { mode: FakeAnthropic["mode"]; kind: string; retryable: boolean; c
   { mode: "garbage", kind: "upstream_error", retryable: true, code: "upstream_garbage", status: 502 },
 ];
 
-for (const e of ERRORS) {
-  test(`chat ${e.mode} → ${e.kind} (retryable ${e.retryable}, code ${e.code})`, async () => {
-    fake.mode = e.mode;
-    await rejectsWith(adapter.chat(req(), MODEL, AbortSignal.timeout(5_000)), (err) => {
-      assert.equal(err.kind, e.kind);
-      assert.equal(err.retryable, e.retryable);
-      assert.equal(err.details.code, e.code);
-      assert.equal(err.status, e.status);
-      if (e.retryAfterS !== undefined) assert.equal(err.details.retryAfterS, e.retryAfterS);
-      if (e.message) assert.match(err.message, e.message);
-    });
-  });
-}
+chatErrorTable(env, ERRORS, (a) => a.chat(req(), MODEL, AbortSignal.timeout(5_000)));
 
 test("stream error_529 before any event → retryable overloaded error", async () => {
-  fake.mode = "error_529";
-  await rejectsWith(collect(adapter.stream(req(), MODEL, AbortSignal.timeout(5_000))), (err) => {
+  env.fake.mode = "error_529";
+  await rejectsWith(collect(env.adapter.stream(req(), MODEL, AbortSignal.timeout(5_000))), (err) => {
     assert.equal(err.details.code, "upstream_overloaded");
     assert.equal(err.retryable, true);
   });
 });
 
 test("stream garbage event → upstream_garbage", async () => {
-  fake.mode = "garbage";
-  await rejectsWith(collect(adapter.stream(req(), MODEL, AbortSignal.timeout(5_000))), (err) => {
+  env.fake.mode = "garbage";
+  await rejectsWith(collect(env.adapter.stream(req(), MODEL, AbortSignal.timeout(5_000))), (err) => {
     assert.equal(err.details.code, "upstream_garbage");
   });
 });
 
 test("stream cut before message_stop → upstream_stream_cut after the chunks already sent", async () => {
-  fake.mode = "cut_stream";
-  const got: ChatChunk[] = [];
-  await rejectsWith(
-    (async () => {
-      for await (const c of adapter.stream(req(), MODEL, AbortSignal.timeout(5_000))) got.push(c);
-    })(),
-    (err) => {
-      assert.equal(err.kind, "upstream_error");
-      assert.equal(err.details.code, "upstream_stream_cut");
-      assert.equal(err.retryable, false);
-    },
-  );
+  env.fake.mode = "cut_stream";
+  const got = await collectUntilFailure(env.adapter.stream(req(), MODEL, AbortSignal.timeout(5_000)), (err) => {
+    assertProviderError(err, "upstream_error", "upstream_stream_cut", false);
+  });
   assert.equal(got[0]?.choices[0]?.delta?.role, Role.ASSISTANT, "the role chunk was delivered before the cut");
 });
 
 test("stream error event mid-stream → ProviderError with Anthropic's error type", async () => {
-  fake.mode = "stream_error";
-  await rejectsWith(collect(adapter.stream(req(), MODEL, AbortSignal.timeout(5_000))), (err) => {
+  env.fake.mode = "stream_error";
+  await rejectsWith(collect(env.adapter.stream(req(), MODEL, AbortSignal.timeout(5_000))), (err) => {
     assert.equal(err.details.code, "upstream_overloaded");
     assert.match(err.message, /overloaded_error/);
   });
@@ -164,12 +116,12 @@ test("stream error event mid-stream → ProviderError with Anthropic's error typ
 
 test("a request that cannot be translated fails with invalid_request before any upstream call", async () => {
   const bad = req({ responseFormat: { type: "json_schema", schemaName: "x" } });
-  await assert.rejects(adapter.chat(bad, MODEL, AbortSignal.timeout(5_000)), (err: unknown) => {
+  await assert.rejects(env.adapter.chat(bad, MODEL, AbortSignal.timeout(5_000)), (err: unknown) => {
     assert.ok(err instanceof TesseraError);
     assert.equal(err.kind, "invalid_request");
     return true;
   });
-  assert.equal(fake.calls.length, 0);
+  assert.equal(env.fake.calls.length, 0);
 });
 
 test("an unreachable origin → retryable upstream_unreachable", async () => {
@@ -186,7 +138,7 @@ test("an unreachable origin → retryable upstream_unreachable", async () => {
 
 test("chat with two tools: parallel tool_use blocks become tool calls in order; disable_parallel_tool_use gives one", async () => {
   const tools = ["get_weather", "get_time"].map((name) => ({ type: "function", function: { name, parameters: { type: "object", properties: { city: { type: "string" } } } } }));
-  const r = await adapter.chat(req({ tools }), MODEL, AbortSignal.timeout(5_000));
+  const r = await env.adapter.chat(req({ tools }), MODEL, AbortSignal.timeout(5_000));
   assert.deepEqual(
     r.choices[0]!.message!.toolCalls.map((c) => [c.function?.name, c.function?.arguments]),
     [
@@ -195,8 +147,8 @@ test("chat with two tools: parallel tool_use blocks become tool calls in order; 
     ],
   );
   assert.notEqual(r.choices[0]!.message!.toolCalls[0]!.id, r.choices[0]!.message!.toolCalls[1]!.id);
-  const one = await adapter.chat(req({ tools, parallelToolCalls: false }), MODEL, AbortSignal.timeout(5_000));
-  assert.deepEqual(fake.calls[1]!.body["tool_choice"], { type: "auto", disable_parallel_tool_use: true });
+  const one = await env.adapter.chat(req({ tools, parallelToolCalls: false }), MODEL, AbortSignal.timeout(5_000));
+  assert.deepEqual(env.fake.calls[1]!.body["tool_choice"], { type: "auto", disable_parallel_tool_use: true });
   assert.deepEqual(
     one.choices[0]!.message!.toolCalls.map((c) => c.function?.name),
     ["get_weather"],
@@ -205,7 +157,7 @@ test("chat with two tools: parallel tool_use blocks become tool calls in order; 
 
 test("stream with two tools: each call's arguments assemble from its own fragments", async () => {
   const tools = ["get_weather", "get_time"].map((name) => ({ type: "function", function: { name, parameters: { type: "object" } } }));
-  const chunks = await collect(adapter.stream(req({ tools }), MODEL, AbortSignal.timeout(5_000)));
+  const chunks = await collect(env.adapter.stream(req({ tools }), MODEL, AbortSignal.timeout(5_000)));
   const deltas = chunks.flatMap((c) => c.choices[0]?.delta?.toolCalls ?? []);
   const args = [0, 1].map((i) => JSON.parse(deltas.filter((d) => d.index === i).map((d) => d.arguments).join("")));
   assert.deepEqual(args, [{ city: "Paris" }, { city: "Rome" }]);
@@ -219,7 +171,7 @@ test("stream with two tools: each call's arguments assemble from its own fragmen
 });
 
 test("a tool result is sent as a tool_result block and acknowledged", async () => {
-  const r = await adapter.chat(
+  const r = await env.adapter.chat(
     req({
       messages: [
         { role: Role.USER, content: "weather?" },
@@ -232,5 +184,5 @@ test("a tool result is sent as a tool_result block and acknowledged", async () =
   );
   assert.equal(r.choices[0]!.message?.content, "Tool said: sunny");
   assert.equal(r.choices[0]!.finishReason, "stop");
-  assert.deepEqual((fake.calls[0]!.body["messages"] as unknown[])[2], { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_a", content: "sunny" }] });
+  assert.deepEqual((env.fake.calls[0]!.body["messages"] as unknown[])[2], { role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_a", content: "sunny" }] });
 });

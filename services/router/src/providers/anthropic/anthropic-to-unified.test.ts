@@ -1,10 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { Readable } from "node:stream";
-import { parseSse } from "@tessera/openai-format";
-import { Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { Role } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { ProviderError } from "../errors.js";
+import { assemble, sseEvents } from "../adapter-test-kit.js";
 import { AnthropicStreamTranslator, finishReasonFromAnthropic, responseFromAnthropic, usageFromAnthropic } from "./anthropic-to-unified.js";
 import type { AnthropicMessageResponse, AnthropicStreamEvent } from "@tessera/anthropic-format";
 
@@ -12,36 +11,7 @@ const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, imp
 const NOW = 1_750_000_000;
 
 /** Parse a fixture .sse through the same SSE parser the adapter uses. */
-async function events(name: string): Promise<{ event: string; data: AnthropicStreamEvent }[]> {
-  const out: { event: string; data: AnthropicStreamEvent }[] = [];
-  for await (const ev of parseSse(Readable.from([Buffer.from(fixture(name))]))) out.push({ event: ev.event, data: JSON.parse(ev.data) });
-  return out;
-}
-
-/** Fold chunks the way a client would: text, tool calls by index, finish reason, usage. */
-function assemble(chunks: ChatChunk[]) {
-  let content = "";
-  let finish = "";
-  let roleChunks = 0;
-  const calls = new Map<number, { id: string; type: string; name: string; arguments: string }>();
-  for (const c of chunks) {
-    for (const ch of c.choices) {
-      const d = ch.delta!;
-      if (d.role === Role.ASSISTANT) roleChunks++;
-      content += d.content;
-      for (const t of d.toolCalls) {
-        const cur = calls.get(t.index) ?? { id: "", type: "", name: "", arguments: "" };
-        if (t.id) cur.id = t.id;
-        if (t.type) cur.type = t.type;
-        if (t.name) cur.name = t.name;
-        cur.arguments += t.arguments;
-        calls.set(t.index, cur);
-      }
-      if (ch.finishReason) finish = ch.finishReason;
-    }
-  }
-  return { content, finish, roleChunks, calls, last: chunks[chunks.length - 1]! };
-}
+const events = (name: string) => sseEvents<AnthropicStreamEvent>([Buffer.from(fixture(name))]);
 
 test("response fixture (text): id, model, content, finish_reason and usage field by field", () => {
   const r = responseFromAnthropic(JSON.parse(fixture("message-text.json")), NOW);

@@ -1,6 +1,5 @@
 import { create } from "@bufbuild/protobuf";
 import {
-  ChatChunkSchema,
   ChatResponseSchema,
   Role,
   UsageSchema,
@@ -9,6 +8,7 @@ import {
   type Usage,
 } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { ProviderError } from "../errors.js";
+import { StreamChunks } from "../stream-chunks.js";
 import type { AnthropicMessageResponse, AnthropicStopReason, AnthropicStreamEvent, AnthropicToolUseBlock, AnthropicUsage } from "@tessera/anthropic-format";
 
 /**
@@ -98,7 +98,7 @@ export class AnthropicStreamTranslator {
   private usage: AnthropicUsage = {};
   private readonly toolIndexByBlock = new Map<number, number>();
   private toolCount = 0;
-  private started = false;
+  private readonly out = new StreamChunks(() => ({ id: this.id, created: this.created, model: this.model }));
   /** True once message_stop has been seen: the stream is complete. */
   done = false;
 
@@ -109,21 +109,6 @@ export class AnthropicStreamTranslator {
     this.created = BigInt(nowS);
   }
 
-  private chunk(delta: { role?: Role; content?: string; toolCalls?: { index: number; id?: string; type?: string; name?: string; arguments?: string }[] }, finishReason = ""): ChatChunk {
-    return create(ChatChunkSchema, {
-      id: this.id,
-      created: this.created,
-      model: this.model,
-      choices: [{ index: 0, finishReason, delta }],
-    });
-  }
-
-  private roleChunk(): ChatChunk[] {
-    if (this.started) return [];
-    this.started = true;
-    return [this.chunk({ role: Role.ASSISTANT, content: "" })];
-  }
-
   /** Translate one event (its parsed data). Throws a ProviderError on an `error` event. */
   push(ev: AnthropicStreamEvent | { type: string }): ChatChunk[] {
     const e = ev as AnthropicStreamEvent;
@@ -132,18 +117,18 @@ export class AnthropicStreamTranslator {
         this.id = e.message?.id ?? "";
         this.model = e.message?.model ?? "";
         if (e.message?.usage) this.usage = { ...e.message.usage };
-        return this.roleChunk();
+        return this.out.role();
       }
       case "content_block_start": {
-        const out = this.roleChunk();
+        const out = this.out.role();
         const b = e.content_block;
         if (b?.type === "tool_use") {
           const t = b as AnthropicToolUseBlock;
           const index = this.toolCount++;
           this.toolIndexByBlock.set(e.index, index);
-          out.push(this.chunk({ toolCalls: [{ index, id: t.id, type: "function", name: t.name, arguments: "" }] }));
+          out.push(this.out.chunk({ toolCalls: [{ index, id: t.id, type: "function", name: t.name, arguments: "" }] }));
         } else if (b?.type === "text" && (b as { text?: string }).text) {
-          out.push(this.chunk({ content: (b as { text: string }).text }));
+          out.push(this.out.chunk({ content: (b as { text: string }).text }));
         }
         return out;
       }
@@ -151,14 +136,14 @@ export class AnthropicStreamTranslator {
         const d = e.delta;
         if (d?.type === "text_delta") {
           const text = (d as { text?: string }).text ?? "";
-          return text ? [...this.roleChunk(), this.chunk({ content: text })] : [];
+          return text ? [...this.out.role(), this.out.chunk({ content: text })] : [];
         }
         if (d?.type === "input_json_delta") {
           const frag = (d as { partial_json?: string }).partial_json ?? "";
           const index = this.toolIndexByBlock.get(e.index);
           if (index === undefined)
             throw new ProviderError("upstream_error", `${this.provider} sent input_json_delta for block ${e.index}, which is not a tool_use block`, false, { code: "upstream_garbage" });
-          return frag ? [this.chunk({ toolCalls: [{ index, arguments: frag }] })] : [];
+          return frag ? [this.out.chunk({ toolCalls: [{ index, arguments: frag }] })] : [];
         }
         // thinking_delta, signature_delta and future delta types are not content.
         return [];
@@ -166,11 +151,11 @@ export class AnthropicStreamTranslator {
       case "message_delta": {
         if (e.usage) this.usage = { ...this.usage, ...definedOnly(e.usage) };
         const reason = e.delta?.stop_reason;
-        return reason ? [...this.roleChunk(), this.chunk({}, finishReasonFromAnthropic(reason))] : [];
+        return reason ? [...this.out.role(), this.out.chunk({}, finishReasonFromAnthropic(reason))] : [];
       }
       case "message_stop": {
         this.done = true;
-        return [create(ChatChunkSchema, { id: this.id, created: this.created, model: this.model, choices: [], usage: usageFromAnthropic(this.usage) })];
+        return [this.out.usage(usageFromAnthropic(this.usage))];
       }
       case "error":
         throw streamErrorFromAnthropic(this.provider, e.error);

@@ -1,5 +1,5 @@
 import * as http from "node:http";
-import { listenLoopback } from "../fake-server.js";
+import { listenLoopback, onBody, parseJsonBody } from "../fake-server.js";
 import {
   SCENARIO_TOOL_ARGS,
   SCENARIO_USAGE,
@@ -103,19 +103,13 @@ export async function startFakeAnthropic(opts: { record?: boolean } = {}): Promi
   let seq = 0;
   const state: FakeAnthropic = { url: "", calls: [], mode: "ok", close: async () => {} };
   const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    const parts: Buffer[] = [];
-    req.on("data", (c: Buffer) => parts.push(c));
-    req.on("end", () => {
+    onBody(req, (raw) => {
       const err = (status: number, type: string, message: string, headers: Record<string, string> = {}) => {
         res.writeHead(status, { "content-type": "application/json", "request-id": `req_fake${seq}`, ...headers });
         res.end(JSON.stringify({ type: "error", error: { type, message }, request_id: `req_fake${seq}` }));
       };
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(Buffer.concat(parts).toString("utf8"));
-      } catch {
-        return err(400, "invalid_request_error", "The request body is not valid JSON.");
-      }
+      const body = parseJsonBody(raw);
+      if (body === undefined) return err(400, "invalid_request_error", "The request body is not valid JSON.");
       if (record) state.calls.push({ path: req.url ?? "", headers: req.headers, body });
       if (req.url !== "/v1/messages") return err(404, "not_found_error", "Not found");
       if (!req.headers["anthropic-version"]) return err(400, "invalid_request_error", "anthropic-version: header is required");

@@ -1,5 +1,5 @@
-import { TesseraError } from "@tessera/runtime";
-import { Role, type ChatRequest, type ContentPart, type Message } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { Role, type ChatRequest, type ContentPart } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { invalidRequest as invalid, plainText } from "../request-parts.js";
 import type {
   AnthropicImageBlock,
   AnthropicImageMediaType,
@@ -20,10 +20,6 @@ export const DEFAULT_MAX_TOKENS = 4096;
 
 const MEDIA_TYPES: ReadonlySet<string> = new Set(["image/jpeg", "image/png", "image/gif", "image/webp"]);
 
-function invalid(message: string, param: string, code = "invalid_value"): TesseraError {
-  return new TesseraError("invalid_request", message, { param, code });
-}
-
 /** A unified image URL → Anthropic image block: data: URIs become base64, http(s) a URL source. */
 function imageBlock(url: string, param: string): AnthropicImageBlock {
   if (url.startsWith("data:")) {
@@ -36,18 +32,6 @@ function imageBlock(url: string, param: string): AnthropicImageBlock {
   }
   if (/^https?:\/\//i.test(url)) return { type: "image", source: { type: "url", url } };
   throw invalid("image_url must be an http(s) URL or a data: URI", param);
-}
-
-/** Text of a message whose role allows no images (system, developer, tool, assistant). */
-function plainText(m: Message, param: string): string {
-  if (m.parts.length === 0) return m.content;
-  return m.parts
-    .map((p, j) => {
-      if (p.part.case === "text") return p.part.value;
-      if (p.part.case === "imageUrl") throw invalid("images are only allowed in user messages for Anthropic", `${param}.content[${j}]`);
-      return "";
-    })
-    .join("");
 }
 
 function userBlocks(parts: ContentPart[], param: string): AnthropicRequestBlock[] {
@@ -124,14 +108,14 @@ export function requestToAnthropic(req: ChatRequest, model: string, stream: bool
     switch (m.role) {
       case Role.SYSTEM:
       case Role.DEVELOPER: {
-        const text = plainText(m, param);
+        const text = plainText(m, param, "Anthropic");
         if (text !== "") system.push({ type: "text", text });
         return;
       }
       case Role.TOOL: {
         if (!m.toolCallId) throw invalid(`${param} is a tool message without tool_call_id`, `${param}.tool_call_id`);
         const block: AnthropicToolResultBlock = { type: "tool_result", tool_use_id: m.toolCallId };
-        const text = plainText(m, param);
+        const text = plainText(m, param, "Anthropic");
         if (text !== "") block.content = text;
         if (toolResults) toolResults.push(block);
         else {
@@ -142,7 +126,7 @@ export function requestToAnthropic(req: ChatRequest, model: string, stream: bool
       }
       case Role.ASSISTANT: {
         const blocks: AnthropicRequestBlock[] = [];
-        const text = plainText(m, param);
+        const text = plainText(m, param, "Anthropic");
         if (text !== "") blocks.push({ type: "text", text });
         m.toolCalls.forEach((tc, k) => {
           blocks.push({ type: "tool_use", id: tc.id, name: tc.function?.name ?? "", input: toolInput(tc.function?.arguments ?? "", i, k) });

@@ -1,11 +1,11 @@
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { ChatRequestSchema, EmbedRequestSchema, Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { ChatRequestSchema, EmbedRequestSchema, Role } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { TesseraError, type ResolvedProvider } from "@tessera/runtime";
 import type { ProviderAdapter } from "../types.js";
-import { ProviderError } from "../errors.js";
+import { assemble, assertProviderError, chatErrorTable, collect, collectUntilFailure, type ErrorCase, rejectsWith, signal, useFakeAdapter } from "../adapter-test-kit.js";
 import { SCENARIO_TOOL_ARGS, SCENARIO_USAGE } from "../fake-scenario.js";
 import { createAdapter } from "../index.js";
 import { bedrockStatusError, createBedrockAdapter } from "./adapter.js";
@@ -23,26 +23,13 @@ import {
   type FakeBedrock,
 } from "./fake.js";
 
-let fake: FakeBedrock;
-let adapter: ProviderAdapter;
 const MODEL = FAKE_BEDROCK_CHAT_MODEL;
 const CONVERSE_PATH = "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse";
-const signal = () => AbortSignal.timeout(5_000);
 
-const bedrock = (over: Partial<Parameters<typeof createBedrockAdapter>[0]> = {}) =>
-  createBedrockAdapter({ id: "bedrock-test", baseUrl: fake.url, apiKey: undefined, connections: 4, timeoutMs: 5_000, region: FAKE_AWS_REGION, credentials: FAKE_AWS_CREDENTIALS, ...over });
+const bedrock = (over: Partial<Parameters<typeof createBedrockAdapter>[0]> = {}): ProviderAdapter =>
+  createBedrockAdapter({ id: "bedrock-test", baseUrl: env.fake.url, apiKey: undefined, connections: 4, timeoutMs: 5_000, region: FAKE_AWS_REGION, credentials: FAKE_AWS_CREDENTIALS, ...over });
 
-before(async () => {
-  fake = await startFakeBedrock();
-  adapter = bedrock();
-});
-after(async () => {
-  await adapter.close();
-  await fake.close();
-});
-beforeEach(() => {
-  fake.mode = "ok";
-  fake.calls.length = 0;
+const env = useFakeAdapter(startFakeBedrock, () => bedrock(), (fake) => {
   fake.embedDelayMs = () => 0;
 });
 
@@ -51,41 +38,8 @@ const req = (init: MessageInitShape<typeof ChatRequestSchema> = {}) =>
 const tool = (name: string) => ({ type: "function", function: { name, parameters: { type: "object", properties: { city: { type: "string" } } } } });
 const withTools = (...names: string[]) => req({ tools: names.map(tool) });
 
-async function collect(it: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
-  const out: ChatChunk[] = [];
-  for await (const c of it) out.push(c);
-  return out;
-}
-
-async function rejectsWith(p: Promise<unknown>, check: (e: ProviderError) => void) {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof ProviderError, `a ProviderError, got ${String(err)}`);
-    check(err);
-    return true;
-  });
-}
-
-function assemble(chunks: ChatChunk[]) {
-  let content = "";
-  let finish = "";
-  const calls = new Map<number, { id: string; name: string; arguments: string }>();
-  for (const c of chunks)
-    for (const ch of c.choices) {
-      content += ch.delta?.content ?? "";
-      for (const t of ch.delta?.toolCalls ?? []) {
-        const cur = calls.get(t.index) ?? { id: "", name: "", arguments: "" };
-        if (t.id) cur.id = t.id;
-        if (t.name) cur.name = t.name;
-        cur.arguments += t.arguments;
-        calls.set(t.index, cur);
-      }
-      if (ch.finishReason) finish = ch.finishReason;
-    }
-  return { content, finish, calls, last: chunks[chunks.length - 1]! };
-}
-
 test("chat: a SigV4-signed POST to /model/{id}/converse with the Converse body; the echo with usage comes back", async () => {
-  const r = await adapter.chat(req({ maxTokens: 100, temperature: 0.3 }), MODEL, signal());
+  const r = await env.adapter.chat(req({ maxTokens: 100, temperature: 0.3 }), MODEL, signal());
   assert.equal(r.choices[0]!.message?.content, "Echo: Hello");
   assert.equal(r.choices[0]!.message?.role, Role.ASSISTANT);
   assert.equal(r.choices[0]!.finishReason, "stop");
@@ -95,7 +49,7 @@ test("chat: a SigV4-signed POST to /model/{id}/converse with the Converse body; 
   assert.equal(r.usage?.completionTokens, SCENARIO_USAGE.completion);
   assert.equal(r.usage?.totalTokens, SCENARIO_USAGE.prompt + SCENARIO_USAGE.completion);
   assert.equal(r.usage?.cachedTokens, SCENARIO_USAGE.cached);
-  const call = fake.calls[0]!;
+  const call = env.fake.calls[0]!;
   assert.equal(call.path, CONVERSE_PATH);
   assert.deepEqual(call.body, {
     messages: [{ role: "user", content: [{ text: "Hello" }] }],
@@ -114,15 +68,15 @@ test("chat with temporary credentials: the session token is sent, signed and acc
   try {
     const r = await a.chat(req(), MODEL, signal());
     assert.equal(r.choices[0]!.message?.content, "Echo: Hello");
-    assert.equal(fake.calls[0]!.headers["x-amz-security-token"], FAKE_AWS_SESSION_CREDENTIALS.sessionToken);
-    assert.match(String(fake.calls[0]!.headers["authorization"]), /SignedHeaders=[^,]*x-amz-security-token/);
+    assert.equal(env.fake.calls[0]!.headers["x-amz-security-token"], FAKE_AWS_SESSION_CREDENTIALS.sessionToken);
+    assert.match(String(env.fake.calls[0]!.headers["authorization"]), /SignedHeaders=[^,]*x-amz-security-token/);
   } finally {
     await a.close();
   }
 });
 
 test("stream: event-stream frames assemble to role, the echo, finish stop and usage last; the request goes to converse-stream", async () => {
-  const chunks = await collect(adapter.stream(req(), MODEL, signal()));
+  const chunks = await collect(env.adapter.stream(req(), MODEL, signal()));
   assert.equal(chunks[0]!.choices[0]!.delta?.role, Role.ASSISTANT);
   const a = assemble(chunks);
   assert.equal(a.content, "Echo: Hello");
@@ -132,23 +86,23 @@ test("stream: event-stream frames assemble to role, the echo, finish stop and us
   assert.equal(a.last.usage?.completionTokens, SCENARIO_USAGE.completion);
   assert.equal(a.last.usage?.cachedTokens, SCENARIO_USAGE.cached);
   assert.ok(chunks.length >= 5, "one chunk per text piece");
-  assert.equal(fake.calls[0]!.path, "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream");
-  assert.equal(fake.calls[0]!.headers["accept"], "application/vnd.amazon.eventstream");
+  assert.equal(env.fake.calls[0]!.path, "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse-stream");
+  assert.equal(env.fake.calls[0]!.headers["accept"], "application/vnd.amazon.eventstream");
 });
 
 test("chat with one tool: a toolUse comes back as a tool call with the scenario's arguments", async () => {
-  const r = await adapter.chat(withTools("get_weather"), MODEL, signal());
+  const r = await env.adapter.chat(withTools("get_weather"), MODEL, signal());
   const c = r.choices[0]!;
   assert.equal(c.finishReason, "tool_calls");
   assert.equal(c.message?.toolCalls.length, 1);
   assert.match(c.message!.toolCalls[0]!.id, /^tooluse_fake/);
   assert.equal(c.message!.toolCalls[0]!.function?.name, "get_weather");
   assert.deepEqual(JSON.parse(c.message!.toolCalls[0]!.function!.arguments), JSON.parse(SCENARIO_TOOL_ARGS[0]));
-  assert.deepEqual(fake.calls[0]!.body["toolConfig"], { tools: [{ toolSpec: { name: "get_weather", inputSchema: { json: { type: "object", properties: { city: { type: "string" } } } } } }] });
+  assert.deepEqual(env.fake.calls[0]!.body["toolConfig"], { tools: [{ toolSpec: { name: "get_weather", inputSchema: { json: { type: "object", properties: { city: { type: "string" } } } } } }] });
 });
 
 test("parallel tools, whole and streamed: two calls with distinct ids, indexes 0 and 1, arguments in order", async () => {
-  const r = await adapter.chat(withTools("get_weather", "get_time"), MODEL, signal());
+  const r = await env.adapter.chat(withTools("get_weather", "get_time"), MODEL, signal());
   const calls = r.choices[0]!.message!.toolCalls;
   assert.deepEqual(
     calls.map((c) => [c.function?.name, c.function?.arguments]),
@@ -158,7 +112,7 @@ test("parallel tools, whole and streamed: two calls with distinct ids, indexes 0
     ],
   );
   assert.notEqual(calls[0]!.id, calls[1]!.id);
-  const a = assemble(await collect(adapter.stream(withTools("get_weather", "get_time"), MODEL, signal())));
+  const a = assemble(await collect(env.adapter.stream(withTools("get_weather", "get_time"), MODEL, signal())));
   assert.equal(a.finish, "tool_calls");
   assert.deepEqual([...a.calls.keys()], [0, 1]);
   assert.equal(a.calls.get(0)!.name, "get_weather");
@@ -170,9 +124,9 @@ test("parallel tools, whole and streamed: two calls with distinct ids, indexes 0
 });
 
 test("tool results round trip: the calls Bedrock made go back with their results in one user turn, the answer uses them", async () => {
-  const first = await adapter.chat(withTools("get_weather", "get_time"), MODEL, signal());
+  const first = await env.adapter.chat(withTools("get_weather", "get_time"), MODEL, signal());
   const calls = first.choices[0]!.message!.toolCalls;
-  const second = await adapter.chat(
+  const second = await env.adapter.chat(
     req({
       tools: [tool("get_weather"), tool("get_time")],
       messages: [
@@ -187,7 +141,7 @@ test("tool results round trip: the calls Bedrock made go back with their results
   );
   assert.equal(second.choices[0]!.message?.content, "Tool said: Noon");
   assert.equal(second.choices[0]!.finishReason, "stop");
-  const sent = fake.calls[1]!.body["messages"] as { role: string; content: Record<string, unknown>[] }[];
+  const sent = env.fake.calls[1]!.body["messages"] as { role: string; content: Record<string, unknown>[] }[];
   assert.deepEqual(
     sent.map((m) => [m.role, m.content.map((b) => Object.keys(b)[0])]),
     [
@@ -201,15 +155,15 @@ test("tool results round trip: the calls Bedrock made go back with their results
 
 test("structured output: response_format json_schema is a forced tool; its input comes back as the JSON text, finish stop", async () => {
   const schema = { type: "object", properties: { city: { type: "string" } }, required: ["city"] };
-  const r = await adapter.chat(req({ responseFormat: { type: "json_schema", schemaName: "place", schema } }), MODEL, signal());
+  const r = await env.adapter.chat(req({ responseFormat: { type: "json_schema", schemaName: "place", schema } }), MODEL, signal());
   assert.deepEqual(JSON.parse(r.choices[0]!.message!.content), { city: "Paris" });
   assert.equal(r.choices[0]!.message?.toolCalls.length, 0);
   assert.equal(r.choices[0]!.finishReason, "stop");
-  const tc = fake.calls[0]!.body["toolConfig"] as { tools: { toolSpec: { name: string; inputSchema: unknown } }[]; toolChoice: unknown };
+  const tc = env.fake.calls[0]!.body["toolConfig"] as { tools: { toolSpec: { name: string; inputSchema: unknown } }[]; toolChoice: unknown };
   assert.equal(tc.tools[0]!.toolSpec.name, STRUCTURED_OUTPUT_TOOL);
   assert.deepEqual(tc.tools[0]!.toolSpec.inputSchema, { json: schema });
   assert.deepEqual(tc.toolChoice, { any: {} });
-  const a = assemble(await collect(adapter.stream(req({ responseFormat: { type: "json_object" } }), MODEL, signal())));
+  const a = assemble(await collect(env.adapter.stream(req({ responseFormat: { type: "json_object" } }), MODEL, signal())));
   assert.deepEqual(JSON.parse(a.content), { city: "Paris" });
   assert.equal(a.calls.size, 0);
   assert.equal(a.finish, "stop");
@@ -217,18 +171,18 @@ test("structured output: response_format json_schema is a forced tool; its input
 
 test("an image data: URL is sent as image bytes with its format", async () => {
   const png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
-  const r = await adapter.chat(
+  const r = await env.adapter.chat(
     req({ messages: [{ role: Role.USER, parts: [{ part: { case: "text", value: "What is this?" } }, { part: { case: "imageUrl", value: { url: `data:image/png;base64,${png}` } } }] }] }),
     MODEL,
     signal(),
   );
   assert.equal(r.choices[0]!.message?.content, "Echo: What is this?");
-  assert.deepEqual(fake.calls[0]!.body["messages"], [{ role: "user", content: [{ text: "What is this?" }, { image: { format: "png", source: { bytes: png } } }] }]);
+  assert.deepEqual(env.fake.calls[0]!.body["messages"], [{ role: "user", content: [{ text: "What is this?" }, { image: { format: "png", source: { bytes: png } } }] }]);
 });
 
 test("an http(s) image URL is rejected before any call, naming the field", async () => {
   await assert.rejects(
-    adapter.chat(req({ messages: [{ role: Role.USER, parts: [{ part: { case: "imageUrl", value: { url: "https://example.com/cat.png" } } }] }] }), MODEL, signal()),
+    env.adapter.chat(req({ messages: [{ role: Role.USER, parts: [{ part: { case: "imageUrl", value: { url: "https://example.com/cat.png" } } }] }] }), MODEL, signal()),
     (err: unknown) => {
       assert.ok(err instanceof TesseraError);
       assert.equal(err.kind, "invalid_request");
@@ -237,12 +191,12 @@ test("an http(s) image URL is rejected before any call, naming the field", async
       return true;
     },
   );
-  assert.equal(fake.calls.length, 0);
+  assert.equal(env.fake.calls.length, 0);
 });
 
 test("embeddings: one signed InvokeModel call per input, merged in input order even when answers finish out of order", async () => {
   const input = ["first text", "the second one", "third", "fourth input here", "fifth"];
-  fake.embedDelayMs = (text) => (input.length - input.indexOf(text)) * 30; // the last input answers first
+  env.fake.embedDelayMs = (text) => (input.length - input.indexOf(text)) * 30; // the last input answers first
   const a = bedrock({ embedConcurrency: 5 });
   try {
     const r = await a.embed!(create(EmbedRequestSchema, { model: "emb", input, dimensions: 256 }), FAKE_TITAN_EMBED_MODEL, signal());
@@ -255,13 +209,13 @@ test("embeddings: one signed InvokeModel call per input, merged in input order e
     const tokens = input.reduce((s, t) => s + fakeTitanTokens(t), 0);
     assert.equal(r.usage?.promptTokens, tokens);
     assert.equal(r.usage?.totalTokens, tokens);
-    assert.equal(fake.calls.length, 5);
-    for (const c of fake.calls) {
+    assert.equal(env.fake.calls.length, 5);
+    for (const c of env.fake.calls) {
       assert.equal(c.path, "/model/amazon.titan-embed-text-v2%3A0/invoke");
       assert.match(String(c.headers["authorization"]), /^AWS4-HMAC-SHA256 /);
     }
     assert.deepEqual(
-      fake.calls.map((c) => c.body).sort((x, y) => String(x["inputText"]).localeCompare(String(y["inputText"]))),
+      env.fake.calls.map((c) => c.body).sort((x, y) => String(x["inputText"]).localeCompare(String(y["inputText"]))),
       [...input].sort().map((t) => ({ inputText: t, normalize: true, dimensions: 256 })),
     );
     // The vectors Titan V2 returns with normalize: true have unit length.
@@ -274,7 +228,7 @@ test("embeddings: one signed InvokeModel call per input, merged in input order e
 test("embeddings keep at most embedConcurrency calls in flight", async () => {
   let inFlight = 0;
   let peak = 0;
-  fake.embedDelayMs = () => {
+  env.fake.embedDelayMs = () => {
     peak = Math.max(peak, ++inFlight);
     setTimeout(() => inFlight--, 40);
     return 40;
@@ -296,25 +250,25 @@ test("embeddings with a model that is not a Titan embedder, or dimensions Titan 
     ["amazon.titan-embed-text-v1", 256, "dimensions"],
   ];
   for (const [model, dimensions, param] of cases)
-    await assert.rejects(adapter.embed!(create(EmbedRequestSchema, { input: ["x"], dimensions }), model, signal()), (err: unknown) => {
+    await assert.rejects(env.adapter.embed!(create(EmbedRequestSchema, { input: ["x"], dimensions }), model, signal()), (err: unknown) => {
       assert.ok(err instanceof TesseraError);
       assert.equal(err.kind, "invalid_request");
       assert.equal(err.details.param, param);
       return true;
     });
-  assert.equal(fake.calls.length, 0);
+  assert.equal(env.fake.calls.length, 0);
 });
 
 test("an embedding batch fails with the first call's error", async () => {
-  fake.mode = "error_500";
-  await rejectsWith(adapter.embed!(create(EmbedRequestSchema, { input: ["a", "b", "c"] }), FAKE_TITAN_EMBED_MODEL, signal()), (err) => {
+  env.fake.mode = "error_500";
+  await rejectsWith(env.adapter.embed!(create(EmbedRequestSchema, { input: ["a", "b", "c"] }), FAKE_TITAN_EMBED_MODEL, signal()), (err) => {
     assert.equal(err.kind, "upstream_error");
     assert.equal(err.retryable, true);
     assert.match(err.message, /InternalServerException/);
   });
 });
 
-const ERRORS: { mode: FakeBedrock["mode"]; kind: string; retryable: boolean; code: string; status: number; retryAfterS?: number; message?: RegExp }[] = [
+const ERRORS: ErrorCase<FakeBedrock["mode"]>[] = [
   { mode: "error_429", kind: "rate_limited", retryable: true, code: "upstream_rate_limited", status: 429, retryAfterS: FAKE_BEDROCK_RETRY_AFTER_S, message: /429: ThrottlingException: Too many requests/ },
   { mode: "error_500", kind: "upstream_error", retryable: true, code: "upstream_error", status: 502, message: /500: InternalServerException: An internal server error occurred/ },
   { mode: "error_400", kind: "invalid_request", retryable: false, code: "upstream_invalid_request", status: 400, message: /400: ValidationException: 1 validation error detected/ },
@@ -322,18 +276,7 @@ const ERRORS: { mode: FakeBedrock["mode"]; kind: string; retryable: boolean; cod
   { mode: "garbage", kind: "upstream_error", retryable: true, code: "upstream_garbage", status: 502, message: /not JSON/ },
 ];
 
-for (const e of ERRORS)
-  test(`chat ${e.mode} → ${e.kind} (retryable ${e.retryable}, code ${e.code})`, async () => {
-    fake.mode = e.mode;
-    await rejectsWith(adapter.chat(req(), MODEL, signal()), (err) => {
-      assert.equal(err.kind, e.kind);
-      assert.equal(err.retryable, e.retryable);
-      assert.equal(err.details.code, e.code);
-      assert.equal(err.status, e.status);
-      assert.equal(err.details.retryAfterS, e.retryAfterS);
-      if (e.message) assert.match(err.message, e.message);
-    });
-  });
+chatErrorTable(env, ERRORS, (a) => a.chat(req(), MODEL, signal()));
 
 test("a signature made with the wrong secret is refused by the fake: upstream_auth, and no key in the message", async () => {
   const a = bedrock({ credentials: { accessKeyId: FAKE_AWS_CREDENTIALS.accessKeyId, secretAccessKey: "wrong-secret-value" } });
@@ -350,8 +293,8 @@ test("a signature made with the wrong secret is refused by the fake: upstream_au
 });
 
 test("stream error_429 before any event → retryable rate_limited with Retry-After", async () => {
-  fake.mode = "error_429";
-  await rejectsWith(collect(adapter.stream(req(), MODEL, signal())), (err) => {
+  env.fake.mode = "error_429";
+  await rejectsWith(collect(env.adapter.stream(req(), MODEL, signal())), (err) => {
     assert.equal(err.kind, "rate_limited");
     assert.equal(err.retryable, true);
     assert.equal(err.details.retryAfterS, FAKE_BEDROCK_RETRY_AFTER_S);
@@ -359,56 +302,38 @@ test("stream error_429 before any event → retryable rate_limited with Retry-Af
 });
 
 test("stream garbage body → upstream_garbage", async () => {
-  fake.mode = "garbage";
-  await rejectsWith(collect(adapter.stream(req(), MODEL, signal())), (err) => {
+  env.fake.mode = "garbage";
+  await rejectsWith(collect(env.adapter.stream(req(), MODEL, signal())), (err) => {
     assert.equal(err.details.code, "upstream_garbage");
     assert.match(err.message, /not an event stream/);
   });
 });
 
 test("stream cut mid-way → upstream_stream_cut after the chunks already sent", async () => {
-  fake.mode = "cut_stream";
-  const got: ChatChunk[] = [];
-  await rejectsWith(
-    (async () => {
-      for await (const c of adapter.stream(req(), MODEL, signal())) got.push(c);
-    })(),
-    (err) => {
-      assert.equal(err.kind, "upstream_error");
-      assert.equal(err.details.code, "upstream_stream_cut");
-      assert.equal(err.retryable, false);
-    },
-  );
+  env.fake.mode = "cut_stream";
+  const got = await collectUntilFailure(env.adapter.stream(req(), MODEL, signal()), (err) => {
+    assertProviderError(err, "upstream_error", "upstream_stream_cut", false);
+  });
   assert.equal(got[0]?.choices[0]?.delta?.role, Role.ASSISTANT, "the role chunk was delivered before the cut");
   assert.equal(assemble(got).content, "Echo: ");
 });
 
 test("an exception event mid-stream → the text so far, then a non-retryable rate_limited error", async () => {
-  fake.mode = "stream_exception";
-  const got: ChatChunk[] = [];
-  await rejectsWith(
-    (async () => {
-      for await (const c of adapter.stream(req(), MODEL, signal())) got.push(c);
-    })(),
-    (err) => {
-      assert.equal(err.kind, "rate_limited");
-      assert.equal(err.retryable, false);
-      assert.equal(err.details.code, "upstream_stream_error");
-      assert.equal(err.message, "bedrock-test stream error (throttlingException): Too many tokens, please wait before trying again.");
-    },
-  );
+  env.fake.mode = "stream_exception";
+  const got = await collectUntilFailure(env.adapter.stream(req(), MODEL, signal()), (err) => {
+    assertProviderError(err, "rate_limited", "upstream_stream_error", false);
+    assert.equal(err.message, "bedrock-test stream error (throttlingException): Too many tokens, please wait before trying again.");
+  });
   assert.equal(assemble(got).content, "Echo: ");
 });
 
 test("a slow answer past the timeout → retryable upstream_timeout", async () => {
-  fake.mode = "slow";
-  fake.slowMs = 1_000;
+  env.fake.mode = "slow";
+  env.fake.slowMs = 1_000;
   const a = bedrock({ timeoutMs: 200 });
   try {
     await rejectsWith(a.chat(req(), MODEL, signal()), (err) => {
-      assert.equal(err.kind, "timeout");
-      assert.equal(err.details.code, "upstream_timeout");
-      assert.equal(err.retryable, true);
+      assertProviderError(err, "timeout", "upstream_timeout", true);
     });
   } finally {
     await a.close();
@@ -448,7 +373,7 @@ test("createAdapter builds the bedrock adapter from a resolved provider, which t
   const p = {
     id: "bedrock-cfg",
     kind: "bedrock",
-    base_url: fake.url,
+    base_url: env.fake.url,
     region: FAKE_AWS_REGION,
     connections: 2,
     timeout_ms: 5_000,
@@ -465,5 +390,5 @@ test("createAdapter builds the bedrock adapter from a resolved provider, which t
     await a.close();
   }
   assert.equal(createAdapter({ ...p, aws: undefined }), undefined, "switched off without credentials");
-  assert.throws(() => createBedrockAdapter({ id: "x", baseUrl: fake.url, apiKey: undefined, connections: 1, timeoutMs: 1, region: undefined, credentials: FAKE_AWS_CREDENTIALS }), /region: required/);
+  assert.throws(() => createBedrockAdapter({ id: "x", baseUrl: env.fake.url, apiKey: undefined, connections: 1, timeoutMs: 1, region: undefined, credentials: FAKE_AWS_CREDENTIALS }), /region: required/);
 });

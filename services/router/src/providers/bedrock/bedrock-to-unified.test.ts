@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { ProviderError } from "../errors.js";
+import { assemble } from "../adapter-test-kit.js";
 import { BedrockStreamTranslator, finishReasonFromBedrock, responseFromConverse, streamErrorFromBedrock, usageFromBedrock } from "./bedrock-to-unified.js";
 import { converseStreamEvents, encodeConverseEvent, encodeConverseException } from "./event-stream.js";
 import { STRUCTURED_OUTPUT_TOOL } from "./unified-to-bedrock.js";
@@ -30,31 +31,6 @@ async function translate(events: FixtureEvent[]): Promise<{ chunks: ChatChunk[];
 }
 
 const streamFixture = (name: string) => JSON.parse(read(name)) as FixtureEvent[];
-
-/** Fold chunks the way a client would: text, tool calls by index, finish reason, usage. */
-function assemble(chunks: ChatChunk[]) {
-  let content = "";
-  let finish = "";
-  let roleChunks = 0;
-  const calls = new Map<number, { id: string; type: string; name: string; arguments: string }>();
-  for (const c of chunks) {
-    for (const ch of c.choices) {
-      const d = ch.delta!;
-      if (d.role === Role.ASSISTANT) roleChunks++;
-      content += d.content;
-      for (const t of d.toolCalls) {
-        const cur = calls.get(t.index) ?? { id: "", type: "", name: "", arguments: "" };
-        if (t.id) cur.id = t.id;
-        if (t.type) cur.type = t.type;
-        if (t.name) cur.name = t.name;
-        cur.arguments += t.arguments;
-        calls.set(t.index, cur);
-      }
-      if (ch.finishReason) finish = ch.finishReason;
-    }
-  }
-  return { content, finish, roleChunks, calls, last: chunks[chunks.length - 1]! };
-}
 
 test("response fixture (text): content, finish_reason, model, created and usage field by field", () => {
   const r = responseFromConverse(JSON.parse(read("converse-text.json")) as ConverseResponse, MODEL, NOW);

@@ -1,8 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { ChatChunkSchema, ChatResponseSchema, Role, UsageSchema, type ChatChunk, type ChatResponse, type Usage } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { ChatResponseSchema, Role, UsageSchema, type ChatChunk, type ChatResponse, type Usage } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { ProviderError } from "../errors.js";
 import { garbage } from "../http-adapter.js";
+import { StreamChunks } from "../stream-chunks.js";
 import { STRUCTURED_OUTPUT_TOOL } from "./unified-to-bedrock.js";
 import {
   CONVERSE_STREAM_EXCEPTIONS,
@@ -106,8 +107,6 @@ export function streamErrorFromBedrock(provider: string, type: string, payload: 
   return new ProviderError(kind, `${provider} stream error (${type}): ${message}`, false, { code });
 }
 
-type Delta = { role?: Role; content?: string; toolCalls?: { index: number; id?: string; type?: string; name?: string; arguments?: string }[] };
-
 /** What a content block is, by contentBlockIndex. */
 type Block = { kind: "tool"; index: number } | { kind: "json" };
 
@@ -131,7 +130,7 @@ export class BedrockStreamTranslator {
   private readonly blocks = new Map<number, Block>();
   private toolCount = 0;
   private structured = false;
-  private started = false;
+  private readonly out = new StreamChunks(() => ({ id: this.id, created: this.created, model: this.model }));
   private stopped = false;
   private usage: ConverseUsage | undefined;
   private metadataSeen = false;
@@ -146,19 +145,9 @@ export class BedrockStreamTranslator {
     this.created = BigInt(nowS);
   }
 
-  private chunk(delta: Delta, finishReason = ""): ChatChunk {
-    return create(ChatChunkSchema, { id: this.id, created: this.created, model: this.model, choices: [{ index: 0, finishReason, delta }] });
-  }
-
-  private roleChunk(): ChatChunk[] {
-    if (this.started) return [];
-    this.started = true;
-    return [this.chunk({ role: Role.ASSISTANT, content: "" })];
-  }
-
   private usageChunk(): ChatChunk[] {
     this.done = true;
-    return [create(ChatChunkSchema, { id: this.id, created: this.created, model: this.model, choices: [], usage: usageFromBedrock(this.usage) })];
+    return [this.out.usage(usageFromBedrock(this.usage))];
   }
 
   /**
@@ -168,7 +157,7 @@ export class BedrockStreamTranslator {
   push(type: string, payload: Record<string, unknown>): ChatChunk[] {
     switch (type) {
       case "messageStart":
-        return this.roleChunk();
+        return this.out.role();
       case "contentBlockStart":
         return this.blockStart(payload as ContentBlockStartEvent);
       case "contentBlockDelta":
@@ -177,7 +166,7 @@ export class BedrockStreamTranslator {
         const reason = (payload as MessageStopEvent).stopReason;
         this.stopped = true;
         const finish = this.structured && this.toolCount === 0 && reason === "tool_use" ? "stop" : finishReasonFromBedrock(reason);
-        const out = [...this.roleChunk(), this.chunk({}, finish || "stop")];
+        const out = [...this.out.role(), this.out.chunk({}, finish || "stop")];
         if (this.metadataSeen) out.push(...this.usageChunk());
         return out;
       }
@@ -193,7 +182,7 @@ export class BedrockStreamTranslator {
   }
 
   private blockStart(e: ContentBlockStartEvent): ChatChunk[] {
-    const out = this.roleChunk();
+    const out = this.out.role();
     const t = e.start?.toolUse;
     if (!t) return out;
     const blockIndex = e.contentBlockIndex ?? 0;
@@ -205,19 +194,19 @@ export class BedrockStreamTranslator {
     if (!t.toolUseId || !t.name) throw garbage(this.provider, "sent a toolUse block start without toolUseId or name", false);
     const index = this.toolCount++;
     this.blocks.set(blockIndex, { kind: "tool", index });
-    out.push(this.chunk({ toolCalls: [{ index, id: t.toolUseId, type: "function", name: t.name, arguments: "" }] }));
+    out.push(this.out.chunk({ toolCalls: [{ index, id: t.toolUseId, type: "function", name: t.name, arguments: "" }] }));
     return out;
   }
 
   private blockDelta(e: ContentBlockDeltaEvent): ChatChunk[] {
     const d = e.delta;
-    if (typeof d?.text === "string") return d.text ? [...this.roleChunk(), this.chunk({ content: d.text })] : this.roleChunk();
+    if (typeof d?.text === "string") return d.text ? [...this.out.role(), this.out.chunk({ content: d.text })] : this.out.role();
     if (d?.toolUse) {
       const frag = d.toolUse.input ?? "";
       const block = this.blocks.get(e.contentBlockIndex ?? 0);
       if (!block) throw garbage(this.provider, `sent tool input for content block ${e.contentBlockIndex ?? 0}, which did not start as a toolUse block`, false);
       if (!frag) return [];
-      return [block.kind === "json" ? this.chunk({ content: frag }) : this.chunk({ toolCalls: [{ index: block.index, arguments: frag }] })];
+      return [block.kind === "json" ? this.out.chunk({ content: frag }) : this.out.chunk({ toolCalls: [{ index: block.index, arguments: frag }] })];
     }
     // reasoningContent deltas and delta kinds added later are not part of the answer.
     return [];

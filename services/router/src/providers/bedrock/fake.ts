@@ -1,7 +1,7 @@
 import * as http from "node:http";
 import { createHash, randomUUID } from "node:crypto";
 import type { AwsCredentials } from "@tessera/runtime";
-import { listenLoopback } from "../fake-server.js";
+import { listenLoopback, onBody, parseJsonBody } from "../fake-server.js";
 import {
   SCENARIO_USAGE,
   scenarioAnswer,
@@ -213,10 +213,7 @@ export async function startFakeBedrock(opts: { record?: boolean } = {}): Promise
   let seq = 0;
   const state: FakeBedrock = { url: "", calls: [], mode: "ok", region: FAKE_AWS_REGION, slowMs: FAKE_BEDROCK_SLOW_MS, embedDelayMs: () => 0, close: async () => {} };
   const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    const parts: Buffer[] = [];
-    req.on("data", (c: Buffer) => parts.push(c));
-    req.on("end", () => {
-      const raw = Buffer.concat(parts);
+    onBody(req, (raw) => {
       const requestId = randomUUID();
       const err = (status: number, type: string, message: string, headers: Record<string, string> = {}) => {
         res.writeHead(status, {
@@ -227,12 +224,8 @@ export async function startFakeBedrock(opts: { record?: boolean } = {}): Promise
         });
         res.end(JSON.stringify({ message }));
       };
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(raw.toString("utf8")) as Record<string, unknown>;
-      } catch {
-        return err(400, "SerializationException", "Could not parse the request body as JSON.");
-      }
+      const body = parseJsonBody(raw);
+      if (body === undefined) return err(400, "SerializationException", "Could not parse the request body as JSON.");
       if (record) state.calls.push({ path: req.url ?? "", headers: req.headers, body });
       const verdict = verifySigV4(
         { method: req.method ?? "", rawPath: req.url ?? "/", headers: req.headers, body: raw },

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { TesseraError } from "@tessera/runtime";
 import { Role, type ChatRequest, type ContentPart, type Message } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { invalidRequest as invalid, plainText } from "../request-parts.js";
 import type {
   ConverseContentBlock,
   ConverseImageBlock,
@@ -33,10 +33,6 @@ const IMAGE_FORMATS: Readonly<Record<string, ConverseImageFormat>> = {
 /** ToolUseBlock / ToolResultBlock toolUseId: 1–64 characters of [a-zA-Z0-9_-]. */
 const TOOL_USE_ID = /^[a-zA-Z0-9_-]{1,64}$/;
 
-function invalid(message: string, param: string, code = "invalid_value"): TesseraError {
-  return new TesseraError("invalid_request", message, { param, code });
-}
-
 /**
  * A tool-call id as Bedrock accepts it. Ids Bedrock issued (tooluse_…) and OpenAI's (call_…)
  * pass unchanged; an id from elsewhere with other characters (or too long) is replaced by a
@@ -65,18 +61,6 @@ function imageBlock(url: string, param: string): ConverseImageBlock {
   const bytes = m[3]!.replace(/\s+/g, "");
   if (bytes === "" || !/^[A-Za-z0-9+/]*={0,2}$/.test(bytes)) throw invalid("image data: URL does not hold base64 data", param);
   return { image: { format, source: { bytes } } };
-}
-
-/** Text of a message whose role allows no images here (system, developer, tool, assistant). */
-function plainText(m: Message, param: string): string {
-  if (m.parts.length === 0) return m.content;
-  return m.parts
-    .map((p, j) => {
-      if (p.part.case === "text") return p.part.value;
-      if (p.part.case === "imageUrl") throw invalid("images are only allowed in user messages for Bedrock", `${param}.content[${j}]`);
-      return "";
-    })
-    .join("");
 }
 
 function userBlocks(m: Message, param: string): ConverseContentBlock[] {
@@ -125,19 +109,19 @@ function conversation(req: ChatRequest): { system: ConverseSystemBlock[]; turns:
     switch (m.role) {
       case Role.SYSTEM:
       case Role.DEVELOPER: {
-        const text = plainText(m, param);
+        const text = plainText(m, param, "Bedrock");
         if (text !== "") system.push({ text });
         return;
       }
       case Role.TOOL: {
         if (!m.toolCallId) throw invalid(`${param} is a tool message without tool_call_id`, `${param}.tool_call_id`);
-        const text = plainText(m, param);
+        const text = plainText(m, param, "Bedrock");
         turns.add("user", [{ toolResult: { toolUseId: converseToolUseId(m.toolCallId), content: text === "" ? [] : [{ text }] } }]);
         return;
       }
       case Role.ASSISTANT: {
         const blocks: ConverseContentBlock[] = [];
-        const text = plainText(m, param);
+        const text = plainText(m, param, "Bedrock");
         if (text !== "") blocks.push({ text });
         m.toolCalls.forEach((tc, k) => {
           const name = tc.function?.name ?? "";

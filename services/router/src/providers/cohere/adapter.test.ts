@@ -1,70 +1,26 @@
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { ChatRequestSchema, EmbedRequestSchema, Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { ChatRequestSchema, EmbedRequestSchema, Role } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { TesseraError } from "@tessera/runtime";
 import { withOneToolCallWhenAsked } from "../one-tool-call.js";
 import { SCENARIO_TOOL_ARGS, SCENARIO_USAGE } from "../fake-scenario.js";
-import type { ProviderAdapter } from "../types.js";
-import { ProviderError } from "../errors.js";
+import { assemble, assertProviderError, chatErrorTable, collect, collectUntilFailure, type ErrorCase, rejectsWith, signal, useFakeAdapter } from "../adapter-test-kit.js";
 import { cohereStatusError, createCohereAdapter } from "./adapter.js";
 import { FAKE_COHERE_KEY, FAKE_COHERE_RETRY_AFTER_S, fakeCohereEmbedTokens, fakeCohereVector, startFakeCohere, type FakeCohere } from "./fake.js";
 
-let fake: FakeCohere;
-let adapter: ProviderAdapter;
 const MODEL = "command-a-03-2025";
-const signal = () => AbortSignal.timeout(5_000);
 
-before(async () => {
-  fake = await startFakeCohere({ slowMs: 1_000 });
-  adapter = createCohereAdapter({ id: "cohere-test", baseUrl: fake.url, apiKey: FAKE_COHERE_KEY, connections: 4, timeoutMs: 5_000 });
-});
-after(async () => {
-  await adapter.close();
-  await fake.close();
-});
-beforeEach(() => {
-  fake.mode = "ok";
-  fake.calls.length = 0;
-});
+const env = useFakeAdapter(() => startFakeCohere({ slowMs: 1_000 }), (fake) => createCohereAdapter({ id: "cohere-test", baseUrl: fake.url, apiKey: FAKE_COHERE_KEY, connections: 4, timeoutMs: 5_000 }));
 
 type Init = MessageInitShape<typeof ChatRequestSchema>;
 const req = (init: Init = {}) => create(ChatRequestSchema, { messages: [{ role: Role.SYSTEM, content: "Be brief." }, { role: Role.USER, content: "Hello" }], ...init });
 const weather = { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } };
 const time = { type: "function", function: { name: "get_time", parameters: { type: "object", properties: { city: { type: "string" } } } } };
 
-async function collect(it: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
-  const out: ChatChunk[] = [];
-  for await (const c of it) out.push(c);
-  return out;
-}
-
-/** Tool calls folded from stream chunks by index. */
-function streamedCalls(chunks: ChatChunk[]) {
-  const calls = new Map<number, { id: string; name: string; arguments: string }>();
-  for (const d of chunks.flatMap((c) => c.choices[0]?.delta?.toolCalls ?? [])) {
-    const cur = calls.get(d.index) ?? { id: "", name: "", arguments: "" };
-    if (d.id) cur.id = d.id;
-    if (d.name) cur.name = d.name;
-    cur.arguments += d.arguments;
-    calls.set(d.index, cur);
-  }
-  return [...calls.entries()];
-}
-const streamedText = (chunks: ChatChunk[]) => chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
-const streamedFinish = (chunks: ChatChunk[]) => chunks.find((c) => c.choices[0]?.finishReason)?.choices[0]?.finishReason;
-
-async function rejectsWith(p: Promise<unknown>, check: (e: ProviderError) => void) {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof ProviderError, `a ProviderError, got ${String(err)}`);
-    check(err);
-    return true;
-  });
-}
-
 test("chat: posts to /v2/chat with the bearer key and Cohere's body, returns the echo with the scenario's usage", async () => {
-  const r = await adapter.chat(req({ maxTokens: 100 }), MODEL, signal());
+  const r = await env.adapter.chat(req({ maxTokens: 100 }), MODEL, signal());
   assert.equal(r.choices[0]!.message?.content, "Echo: Hello");
   assert.equal(r.choices[0]!.message?.role, Role.ASSISTANT);
   assert.equal(r.choices[0]!.finishReason, "stop");
@@ -74,7 +30,7 @@ test("chat: posts to /v2/chat with the bearer key and Cohere's body, returns the
   assert.equal(r.usage?.completionTokens, SCENARIO_USAGE.completion);
   assert.equal(r.usage?.totalTokens, SCENARIO_USAGE.prompt + SCENARIO_USAGE.completion);
   assert.equal(r.usage?.cachedTokens, SCENARIO_USAGE.cached);
-  const call = fake.calls[0]!;
+  const call = env.fake.calls[0]!;
   assert.equal(call.path, "/v2/chat");
   assert.equal(call.headers["authorization"], `Bearer ${FAKE_COHERE_KEY}`);
   assert.match(String(call.headers["content-type"]), /application\/json/);
@@ -90,25 +46,25 @@ test("chat: posts to /v2/chat with the bearer key and Cohere's body, returns the
 });
 
 test("stream: role first, echoed text word by word, finish stop, usage on the last chunk; the request asks for SSE", async () => {
-  const chunks = await collect(adapter.stream(req(), MODEL, signal()));
+  const chunks = await collect(env.adapter.stream(req(), MODEL, signal()));
   assert.equal(chunks[0]!.choices[0]!.delta?.role, Role.ASSISTANT);
-  assert.equal(streamedText(chunks), "Echo: Hello");
+  assert.equal(assemble(chunks).text, "Echo: Hello");
   assert.deepEqual(
     chunks.filter((c) => c.choices[0]?.delta?.content).map((c) => c.choices[0]!.delta!.content),
     ["Echo: ", "Hello"],
   );
-  assert.equal(streamedFinish(chunks), "stop");
+  assert.equal(assemble(chunks).finish, "stop");
   const last = chunks[chunks.length - 1]!;
   assert.equal(last.choices.length, 0);
   assert.deepEqual([last.usage?.promptTokens, last.usage?.completionTokens, last.usage?.cachedTokens], [SCENARIO_USAGE.prompt, SCENARIO_USAGE.completion, SCENARIO_USAGE.cached]);
-  assert.equal(fake.calls[0]!.body["stream"], true);
-  assert.match(String(fake.calls[0]!.headers["accept"]), /text\/event-stream/);
+  assert.equal(env.fake.calls[0]!.body["stream"], true);
+  assert.match(String(env.fake.calls[0]!.headers["accept"]), /text\/event-stream/);
   assert.match(chunks[0]!.id, /^00000000-0000-4000-8000-[0-9a-f]{12}$/);
   for (const c of chunks) assert.equal(c.id, chunks[0]!.id, "every chunk carries the message-start id");
 });
 
 test("chat with one tool: a call of it with the scenario arguments; the tool plan is not content", async () => {
-  const r = await adapter.chat(req({ tools: [weather] }), MODEL, signal());
+  const r = await env.adapter.chat(req({ tools: [weather] }), MODEL, signal());
   const c = r.choices[0]!;
   assert.equal(c.finishReason, "tool_calls");
   assert.equal(c.message?.content, "");
@@ -118,11 +74,11 @@ test("chat with one tool: a call of it with the scenario arguments; the tool pla
   assert.equal(tc.type, "function");
   assert.equal(tc.function?.name, "get_weather");
   assert.equal(tc.function?.arguments, SCENARIO_TOOL_ARGS[0]);
-  assert.deepEqual(fake.calls[0]!.body["tools"], [weather]);
+  assert.deepEqual(env.fake.calls[0]!.body["tools"], [weather]);
 });
 
 test("chat with two tools: two parallel calls with distinct ids, names and arguments", async () => {
-  const r = await adapter.chat(req({ tools: [weather, time] }), MODEL, signal());
+  const r = await env.adapter.chat(req({ tools: [weather, time] }), MODEL, signal());
   const calls = r.choices[0]!.message!.toolCalls;
   assert.deepEqual(
     calls.map((t) => [t.function?.name, t.function?.arguments]),
@@ -135,9 +91,9 @@ test("chat with two tools: two parallel calls with distinct ids, names and argum
 });
 
 test("stream with two tools: tool-plan dropped, calls at index 0 and 1 assembled from fragments", async () => {
-  const chunks = await collect(adapter.stream(req({ tools: [weather, time] }), MODEL, signal()));
-  assert.equal(streamedText(chunks), "");
-  const calls = streamedCalls(chunks);
+  const chunks = await collect(env.adapter.stream(req({ tools: [weather, time] }), MODEL, signal()));
+  assert.equal(assemble(chunks).text, "");
+  const calls = [...assemble(chunks).calls];
   assert.deepEqual(
     calls.map(([i, c]) => [i, c.name, c.arguments]),
     [
@@ -149,12 +105,12 @@ test("stream with two tools: tool-plan dropped, calls at index 0 and 1 assembled
   assert.match(calls[1]![1].id, /^get_time_/);
   const argDeltas = chunks.flatMap((c) => c.choices[0]?.delta?.toolCalls ?? []).filter((d) => d.index === 0 && !d.id);
   assert.equal(argDeltas.length, 3, "three argument fragments for the first call");
-  assert.equal(streamedFinish(chunks), "tool_calls");
+  assert.equal(assemble(chunks).finish, "tool_calls");
 });
 
 test("parallel_tool_calls=false: only the first of the model's calls reaches the caller, whole and streamed", async () => {
   // Cohere cannot be told; the router's wrapper (applied by createAdapter to every provider) trims.
-  const one = withOneToolCallWhenAsked(adapter);
+  const one = withOneToolCallWhenAsked(env.adapter);
   const r = await one.chat(req({ tools: [weather, time], parallelToolCalls: false }), MODEL, signal());
   assert.deepEqual(
     r.choices[0]!.message!.toolCalls.map((t) => t.function?.name),
@@ -163,18 +119,18 @@ test("parallel_tool_calls=false: only the first of the model's calls reaches the
   assert.equal(r.choices[0]!.finishReason, "tool_calls");
   const chunks = await collect(one.stream(req({ tools: [weather, time], parallelToolCalls: false }), MODEL, signal()));
   assert.deepEqual(
-    streamedCalls(chunks).map(([i, c]) => [i, c.name, c.arguments]),
+    [...assemble(chunks).calls].map(([i, c]) => [i, c.name, c.arguments]),
     [[0, "get_weather", SCENARIO_TOOL_ARGS[0]]],
   );
-  assert.equal(streamedFinish(chunks), "tool_calls");
+  assert.equal(assemble(chunks).finish, "tool_calls");
   assert.equal(chunks[chunks.length - 1]!.usage?.promptTokens, SCENARIO_USAGE.prompt);
-  assert.equal(fake.calls[0]!.body["parallel_tool_calls"], undefined, "nothing Cohere does not know is sent");
+  assert.equal(env.fake.calls[0]!.body["parallel_tool_calls"], undefined, "nothing Cohere does not know is sent");
 });
 
 test("tool-result round trip: the call goes back as an assistant tool_calls turn, the result as a tool message, and the model answers it", async () => {
-  const first = await adapter.chat(req({ tools: [weather] }), MODEL, signal());
+  const first = await env.adapter.chat(req({ tools: [weather] }), MODEL, signal());
   const call = first.choices[0]!.message!.toolCalls[0]!;
-  const second = await adapter.chat(
+  const second = await env.adapter.chat(
     req({
       tools: [weather],
       messages: [
@@ -188,7 +144,7 @@ test("tool-result round trip: the call goes back as an assistant tool_calls turn
   );
   assert.equal(second.choices[0]!.message?.content, 'Tool said: {"temp_c": 21}');
   assert.equal(second.choices[0]!.finishReason, "stop");
-  assert.deepEqual(fake.calls[1]!.body["messages"], [
+  assert.deepEqual(env.fake.calls[1]!.body["messages"], [
     { role: "user", content: "Weather in Paris?" },
     { role: "assistant", tool_calls: [{ id: call.id, type: "function", function: { name: "get_weather", arguments: SCENARIO_TOOL_ARGS[0] } }] },
     { role: "tool", tool_call_id: call.id, content: '{"temp_c": 21}' },
@@ -197,12 +153,12 @@ test("tool-result round trip: the call goes back as an assistant tool_calls turn
 
 test("json_schema: sent as response_format json_object with the schema", async () => {
   const schema = { type: "object", properties: { name: { type: "string" } }, required: ["name"] };
-  await adapter.chat(req({ responseFormat: { type: "json_schema", schemaName: "person", schema } }), MODEL, signal());
-  assert.deepEqual(fake.calls[0]!.body["response_format"], { type: "json_object", json_schema: schema });
+  await env.adapter.chat(req({ responseFormat: { type: "json_schema", schemaName: "person", schema } }), MODEL, signal());
+  assert.deepEqual(env.fake.calls[0]!.body["response_format"], { type: "json_object", json_schema: schema });
 });
 
 test("images: a user message with text and images is sent as content blocks and the text is what the model sees", async () => {
-  const r = await adapter.chat(
+  const r = await env.adapter.chat(
     req({
       messages: [
         {
@@ -219,7 +175,7 @@ test("images: a user message with text and images is sent as content blocks and 
     signal(),
   );
   assert.equal(r.choices[0]!.message?.content, "Echo: Describe this image");
-  assert.deepEqual(fake.calls[0]!.body["messages"], [
+  assert.deepEqual(env.fake.calls[0]!.body["messages"], [
     {
       role: "user",
       content: [
@@ -233,7 +189,7 @@ test("images: a user message with text and images is sent as content blocks and 
 
 test("embeddings: POST /v2/embed; vectors in input order with the requested dimensions; usage from billed input tokens", async () => {
   const input = ["the first text", "second", "a third, longer text here"];
-  const r = await adapter.embed!(create(EmbedRequestSchema, { input, dimensions: 256, inputType: "search_query" }), "embed-v4.0", signal());
+  const r = await env.adapter.embed!(create(EmbedRequestSchema, { input, dimensions: 256, inputType: "search_query" }), "embed-v4.0", signal());
   assert.equal(r.model, "embed-v4.0");
   assert.equal(r.data.length, 3);
   r.data.forEach((d, i) => {
@@ -245,20 +201,20 @@ test("embeddings: POST /v2/embed; vectors in input order with the requested dime
   assert.equal(r.usage?.promptTokens, fakeCohereEmbedTokens(input));
   assert.equal(r.usage?.promptTokens, 9);
   assert.equal(r.usage?.totalTokens, 9);
-  const call = fake.calls[0]!;
+  const call = env.fake.calls[0]!;
   assert.equal(call.path, "/v2/embed");
   assert.equal(call.headers["authorization"], `Bearer ${FAKE_COHERE_KEY}`);
   assert.deepEqual(call.body, { model: "embed-v4.0", texts: input, input_type: "search_query", embedding_types: ["float"], truncate: "END", output_dimension: 256 });
 });
 
 test("embeddings: no input_type → search_document; no dimensions → the model's default size", async () => {
-  const r = await adapter.embed!(create(EmbedRequestSchema, { input: ["hello"] }), "embed-v4.0", signal());
+  const r = await env.adapter.embed!(create(EmbedRequestSchema, { input: ["hello"] }), "embed-v4.0", signal());
   assert.equal(r.data[0]!.vector.length, 1536);
-  assert.equal(fake.calls[0]!.body["input_type"], "search_document");
-  assert.equal(fake.calls[0]!.body["output_dimension"], undefined);
+  assert.equal(env.fake.calls[0]!.body["input_type"], "search_document");
+  assert.equal(env.fake.calls[0]!.body["output_dimension"], undefined);
 });
 
-const ERRORS: { mode: FakeCohere["mode"]; kind: string; retryable: boolean; code: string; status: number; retryAfterS?: number; message?: RegExp }[] = [
+const ERRORS: ErrorCase<FakeCohere["mode"]>[] = [
   { mode: "error_429", kind: "rate_limited", retryable: true, code: "upstream_rate_limited", status: 429, retryAfterS: FAKE_COHERE_RETRY_AFTER_S, message: /429: You are past the per minute request limit/ },
   { mode: "error_500", kind: "upstream_error", retryable: true, code: "upstream_error", status: 502, message: /500: internal server error/ },
   { mode: "error_400", kind: "invalid_request", retryable: false, code: "upstream_invalid_request", status: 400, message: /temperature must be between 0 and 1\.0 inclusive/ },
@@ -270,90 +226,62 @@ const ERRORS: { mode: FakeCohere["mode"]; kind: string; retryable: boolean; code
   { mode: "stream_error", kind: "upstream_error", retryable: true, code: "upstream_generation_error", status: 502, message: /finish_reason ERROR/ },
 ];
 
-for (const e of ERRORS) {
-  test(`chat ${e.mode} → ${e.kind} (retryable ${e.retryable}, code ${e.code})`, async () => {
-    fake.mode = e.mode;
-    await rejectsWith(adapter.chat(req(), MODEL, signal()), (err) => {
-      assert.equal(err.kind, e.kind);
-      assert.equal(err.retryable, e.retryable);
-      assert.equal(err.details.code, e.code);
-      assert.equal(err.status, e.status);
-      assert.equal(err.details.retryAfterS, e.retryAfterS);
-      if (e.message) assert.match(err.message, e.message);
-    });
-  });
-}
+chatErrorTable(env, ERRORS, (a) => a.chat(req(), MODEL, signal()));
 
 test("a key the fake does not know → Cohere's 401 → upstream_auth, not retryable", async () => {
-  const wrong = createCohereAdapter({ id: "cohere-bad-key", baseUrl: fake.url, apiKey: "not-the-key", connections: 1, timeoutMs: 5_000 });
+  const wrong = createCohereAdapter({ id: "cohere-bad-key", baseUrl: env.fake.url, apiKey: "not-the-key", connections: 1, timeoutMs: 5_000 });
   try {
     await rejectsWith(wrong.chat(req(), MODEL, signal()), (err) => {
       assert.equal(err.details.code, "upstream_auth");
       assert.equal(err.retryable, false);
     });
-    assert.equal(fake.calls[0]!.headers["authorization"], "Bearer not-the-key");
+    assert.equal(env.fake.calls[0]!.headers["authorization"], "Bearer not-the-key");
   } finally {
     await wrong.close();
   }
 });
 
 test("stream error_429 before any event → rate_limited with Retry-After", async () => {
-  fake.mode = "error_429";
-  await rejectsWith(collect(adapter.stream(req(), MODEL, signal())), (err) => {
+  env.fake.mode = "error_429";
+  await rejectsWith(collect(env.adapter.stream(req(), MODEL, signal())), (err) => {
     assert.equal(err.kind, "rate_limited");
     assert.equal(err.details.retryAfterS, FAKE_COHERE_RETRY_AFTER_S);
   });
 });
 
 test("stream garbage event → upstream_garbage, not retryable", async () => {
-  fake.mode = "garbage";
-  await rejectsWith(collect(adapter.stream(req(), MODEL, signal())), (err) => {
+  env.fake.mode = "garbage";
+  await rejectsWith(collect(env.adapter.stream(req(), MODEL, signal())), (err) => {
     assert.equal(err.details.code, "upstream_garbage");
     assert.equal(err.retryable, false);
   });
 });
 
 test("stream cut mid-way → upstream_stream_cut after the chunks already sent", async () => {
-  fake.mode = "cut_stream";
-  const got: ChatChunk[] = [];
-  await rejectsWith(
-    (async () => {
-      for await (const c of adapter.stream(req(), MODEL, signal())) got.push(c);
-    })(),
-    (err) => {
-      assert.equal(err.kind, "upstream_error");
-      assert.equal(err.details.code, "upstream_stream_cut");
-      assert.equal(err.retryable, false);
-    },
-  );
+  env.fake.mode = "cut_stream";
+  const got = await collectUntilFailure(env.adapter.stream(req(), MODEL, signal()), (err) => {
+    assertProviderError(err, "upstream_error", "upstream_stream_cut", false);
+  });
   assert.equal(got[0]?.choices[0]?.delta?.role, Role.ASSISTANT, "the role chunk was delivered before the cut");
   assert.equal(got.some((c) => c.choices[0]?.finishReason), false, "no finish reason was invented");
 });
 
 test("stream ending with finish_reason ERROR → upstream_generation_error after the text already sent, not retryable", async () => {
-  fake.mode = "stream_error";
-  const got: ChatChunk[] = [];
-  await rejectsWith(
-    (async () => {
-      for await (const c of adapter.stream(req(), MODEL, signal())) got.push(c);
-    })(),
-    (err) => {
-      assert.equal(err.details.code, "upstream_generation_error");
-      assert.equal(err.retryable, false);
-      assert.match(err.message, /internal server error/);
-    },
-  );
-  assert.equal(streamedText(got), "Echo: ");
+  env.fake.mode = "stream_error";
+  const got = await collectUntilFailure(env.adapter.stream(req(), MODEL, signal()), (err) => {
+    assert.equal(err.details.code, "upstream_generation_error");
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /internal server error/);
+  });
+  assert.equal(assemble(got).text, "Echo: ");
 });
 
 test("slow answer past the adapter's timeout → retryable upstream_timeout", async () => {
-  fake.mode = "slow";
-  const impatient = createCohereAdapter({ id: "cohere-impatient", baseUrl: fake.url, apiKey: FAKE_COHERE_KEY, connections: 1, timeoutMs: 200 });
+  env.fake.mode = "slow";
+  const impatient = createCohereAdapter({ id: "cohere-impatient", baseUrl: env.fake.url, apiKey: FAKE_COHERE_KEY, connections: 1, timeoutMs: 200 });
   try {
     await rejectsWith(impatient.chat(req(), MODEL, signal()), (err) => {
-      assert.equal(err.kind, "timeout");
-      assert.equal(err.details.code, "upstream_timeout");
-      assert.equal(err.retryable, true);
+      assertProviderError(err, "timeout", "upstream_timeout", true);
     });
   } finally {
     await impatient.close();
@@ -361,32 +289,32 @@ test("slow answer past the adapter's timeout → retryable upstream_timeout", as
 });
 
 test("slow answer within the timeout still arrives whole", async () => {
-  fake.mode = "slow";
-  const r = await adapter.chat(req(), MODEL, signal());
+  env.fake.mode = "slow";
+  const r = await env.adapter.chat(req(), MODEL, signal());
   assert.equal(r.choices[0]!.message?.content, "Echo: Hello");
 });
 
 test("embed errors use the same mapping: 429 with Retry-After, garbage", async () => {
-  fake.mode = "error_429";
-  await rejectsWith(adapter.embed!(create(EmbedRequestSchema, { input: ["x"] }), "embed-v4.0", signal()), (err) => {
+  env.fake.mode = "error_429";
+  await rejectsWith(env.adapter.embed!(create(EmbedRequestSchema, { input: ["x"] }), "embed-v4.0", signal()), (err) => {
     assert.equal(err.kind, "rate_limited");
     assert.equal(err.details.retryAfterS, FAKE_COHERE_RETRY_AFTER_S);
   });
-  fake.mode = "garbage";
-  await rejectsWith(adapter.embed!(create(EmbedRequestSchema, { input: ["x"] }), "embed-v4.0", signal()), (err) => {
+  env.fake.mode = "garbage";
+  await rejectsWith(env.adapter.embed!(create(EmbedRequestSchema, { input: ["x"] }), "embed-v4.0", signal()), (err) => {
     assert.equal(err.details.code, "upstream_garbage");
   });
 });
 
 test("a request that cannot be translated fails with invalid_request before any upstream call", async () => {
-  await assert.rejects(adapter.chat(req({ n: 3 }), MODEL, signal()), (err: unknown) => {
+  await assert.rejects(env.adapter.chat(req({ n: 3 }), MODEL, signal()), (err: unknown) => {
     assert.ok(err instanceof TesseraError);
     assert.equal(err.kind, "invalid_request");
     assert.equal(err.details.param, "n");
     return true;
   });
-  await assert.rejects(adapter.embed!(create(EmbedRequestSchema, { input: ["x"], inputType: "poems" }), "m", signal()), (err: unknown) => err instanceof TesseraError && err.kind === "invalid_request");
-  assert.equal(fake.calls.length, 0);
+  await assert.rejects(env.adapter.embed!(create(EmbedRequestSchema, { input: ["x"], inputType: "poems" }), "m", signal()), (err: unknown) => err instanceof TesseraError && err.kind === "invalid_request");
+  assert.equal(env.fake.calls.length, 0);
 });
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");

@@ -2,9 +2,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
-import { parseSse } from "@tessera/openai-format";
 import { ChatChunkSchema, ChatResponseSchema, EmbedRequestSchema, Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { ProviderError } from "../errors.js";
+import { assemble as fold, sseEvents } from "../adapter-test-kit.js";
 import {
   CohereStreamTranslator,
   embedResponseFromCohere,
@@ -22,38 +22,11 @@ const NOW = 1_750_000_000;
 const MODEL = "command-a-03-2025";
 
 /** Parse SSE bytes (given as pieces, as they might arrive) into events. */
-async function events(pieces: Uint8Array[]): Promise<{ event: string; data: CohereStreamEvent }[]> {
-  async function* body() {
-    yield* pieces;
-  }
-  const out: { event: string; data: CohereStreamEvent }[] = [];
-  for await (const ev of parseSse(body())) out.push({ event: ev.event, data: JSON.parse(ev.data) as CohereStreamEvent });
-  return out;
-}
+const events = (pieces: Uint8Array[]) => sseEvents<CohereStreamEvent>(pieces);
 
-/** Fold chunks the way a client would: text, tool calls by index, finish reason, usage. */
+/** Fold chunks the way a client would (text, tool calls by index, finish reason), plus what a split must not change: ids, usage and where it rides. */
 function assemble(chunks: ChatChunk[]) {
-  let content = "";
-  let finish = "";
-  let roleChunks = 0;
-  const calls = new Map<number, { id: string; type: string; name: string; arguments: string }>();
-  for (const c of chunks) {
-    for (const ch of c.choices) {
-      const d = ch.delta!;
-      if (d.role === Role.ASSISTANT) roleChunks++;
-      content += d.content;
-      for (const t of d.toolCalls) {
-        const cur = calls.get(t.index) ?? { id: "", type: "", name: "", arguments: "" };
-        if (t.id) cur.id = t.id;
-        if (t.type) cur.type = t.type;
-        if (t.name) cur.name = t.name;
-        cur.arguments += t.arguments;
-        calls.set(t.index, cur);
-      }
-      if (ch.finishReason) finish = ch.finishReason;
-    }
-  }
-  const last = chunks[chunks.length - 1]!;
+  const { content, finish, roleChunks, calls, last } = fold(chunks);
   const u = last.usage;
   return {
     content,

@@ -1,6 +1,5 @@
 import { create } from "@bufbuild/protobuf";
 import {
-  ChatChunkSchema,
   ChatResponseSchema,
   EmbedResponseSchema,
   Role,
@@ -13,6 +12,7 @@ import {
 } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { ProviderError } from "../errors.js";
 import { garbage } from "../http-adapter.js";
+import { StreamChunks } from "../stream-chunks.js";
 import type { CohereChatResponse, CohereEmbedResponse, CohereStreamEvent, CohereToolCall, CohereUsage } from "./wire.js";
 
 /**
@@ -96,8 +96,6 @@ export function responseFromCohere(r: CohereChatResponse, model: string, provide
   });
 }
 
-type DeltaInit = { role?: Role; content?: string; toolCalls?: { index: number; id?: string; type?: string; name?: string; arguments?: string }[] };
-
 /**
  * Turns one Cohere v2 chat stream into unified chunks. One per request: it remembers the
  * answer's id (sent once, in message-start), which Cohere tool-call index is which unified tool
@@ -115,7 +113,7 @@ type DeltaInit = { role?: Role; content?: string; toolCalls?: { index: number; i
 export class CohereStreamTranslator {
   private id = "";
   private readonly created: bigint;
-  private started = false;
+  private readonly out = new StreamChunks(() => ({ id: this.id, created: this.created, model: this.model }));
   private readonly toolIndex = new Map<number, number>();
   private readonly hasArgs: boolean[] = [];
   /** True once message-end has been seen: the stream is complete. */
@@ -127,16 +125,6 @@ export class CohereStreamTranslator {
     nowS: number = Math.floor(Date.now() / 1000),
   ) {
     this.created = BigInt(nowS);
-  }
-
-  private chunk(delta: DeltaInit, finishReason = ""): ChatChunk {
-    return create(ChatChunkSchema, { id: this.id, created: this.created, model: this.model, choices: [{ index: 0, finishReason, delta }] });
-  }
-
-  private roleChunk(): ChatChunk[] {
-    if (this.started) return [];
-    this.started = true;
-    return [this.chunk({ role: Role.ASSISTANT, content: "" })];
   }
 
   private callIndex(cohereIndex: number | undefined, event: string): number {
@@ -151,7 +139,7 @@ export class CohereStreamTranslator {
     this.toolIndex.set(e.index ?? 0, index);
     const args = call?.function?.arguments ?? "";
     this.hasArgs.push(args !== "");
-    return [...this.roleChunk(), this.chunk({ toolCalls: [{ index, id: call?.id ?? "", type: "function", name: call?.function?.name ?? "", arguments: args }] })];
+    return [...this.out.role(), this.out.chunk({ toolCalls: [{ index, id: call?.id ?? "", type: "function", name: call?.function?.name ?? "", arguments: args }] })];
   }
 
   private toolCallDelta(e: Extract<CohereStreamEvent, { type: "tool-call-delta" }>): ChatChunk[] {
@@ -159,14 +147,14 @@ export class CohereStreamTranslator {
     const frag = e.delta?.message?.tool_calls?.function?.arguments ?? "";
     if (frag === "") return [];
     this.hasArgs[index] = true;
-    return [this.chunk({ toolCalls: [{ index, arguments: frag }] })];
+    return [this.out.chunk({ toolCalls: [{ index, arguments: frag }] })];
   }
 
   private toolCallEnd(cohereIndex: number | undefined): ChatChunk[] {
     const index = this.callIndex(cohereIndex, "tool-call-end");
     if (this.hasArgs[index]) return [];
     this.hasArgs[index] = true;
-    return [this.chunk({ toolCalls: [{ index, arguments: "{}" }] })];
+    return [this.out.chunk({ toolCalls: [{ index, arguments: "{}" }] })];
   }
 
   private messageEnd(e: Extract<CohereStreamEvent, { type: "message-end" }>): ChatChunk[] {
@@ -175,10 +163,10 @@ export class CohereStreamTranslator {
     const failed = generationFailure(this.provider, reason, e.delta?.error, false);
     if (failed) throw failed;
     this.done = true;
-    const out = this.roleChunk();
+    const out = this.out.role();
     const finish = finishReasonFromCohere(reason);
-    if (finish) out.push(this.chunk({}, finish));
-    out.push(create(ChatChunkSchema, { id: this.id, created: this.created, model: this.model, choices: [], usage: usageFromCohere(e.delta?.usage) }));
+    if (finish) out.push(this.out.chunk({}, finish));
+    out.push(this.out.usage(usageFromCohere(e.delta?.usage)));
     return out;
   }
 
@@ -188,14 +176,14 @@ export class CohereStreamTranslator {
     switch (e.type) {
       case "message-start":
         this.id = e.id ?? "";
-        return this.roleChunk();
+        return this.out.role();
       case "content-start": {
         const text = e.delta?.message?.content?.text ?? "";
-        return e.delta?.message?.content?.type !== "thinking" && text !== "" ? [...this.roleChunk(), this.chunk({ content: text })] : [];
+        return e.delta?.message?.content?.type !== "thinking" && text !== "" ? [...this.out.role(), this.out.chunk({ content: text })] : [];
       }
       case "content-delta": {
         const text = e.delta?.message?.content?.text ?? "";
-        return text !== "" ? [...this.roleChunk(), this.chunk({ content: text })] : [];
+        return text !== "" ? [...this.out.role(), this.out.chunk({ content: text })] : [];
       }
       case "tool-call-start":
         return this.toolCallStart(e);

@@ -1,5 +1,5 @@
 import * as http from "node:http";
-import { listenLoopback } from "../fake-server.js";
+import { listenLoopback, onBody, parseJsonBody } from "../fake-server.js";
 import {
   SCENARIO_USAGE,
   scenarioAnswer,
@@ -285,15 +285,9 @@ export async function startFakeCohere(opts: FakeCohereOptions = {}): Promise<Fak
   };
 
   const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    const parts: Buffer[] = [];
-    req.on("data", (c: Buffer) => parts.push(c));
-    req.on("end", () => {
-      let body: Json;
-      try {
-        body = JSON.parse(Buffer.concat(parts).toString("utf8")) as Json;
-      } catch {
-        return errorAnswer(res, 400, "invalid json syntax: the request body is not valid JSON");
-      }
+    onBody(req, (raw) => {
+      const body = parseJsonBody<Json>(raw);
+      if (body === undefined) return errorAnswer(res, 400, "invalid json syntax: the request body is not valid JSON");
       if (record) state.calls.push({ path: req.url ?? "", headers: req.headers, body });
       if (state.mode === "slow") setTimeout(() => handle(req, res, body), slowMs).unref();
       else handle(req, res, body);

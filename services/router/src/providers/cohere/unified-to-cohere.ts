@@ -1,5 +1,5 @@
-import { TesseraError } from "@tessera/runtime";
 import { Role, type ChatRequest, type ContentPart, type EmbedRequest, type Message, type ToolCall } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { invalidRequest as invalid, plainText } from "../request-parts.js";
 import type {
   CohereAssistantMessage,
   CohereChatRequest,
@@ -19,10 +19,6 @@ export const DEFAULT_EMBED_INPUT_TYPE: CohereEmbedInputType = "search_document";
 const EMBED_INPUT_TYPES: ReadonlySet<string> = new Set(["search_document", "search_query", "classification", "clustering"]);
 const IMAGE_DETAILS: ReadonlySet<string> = new Set(["auto", "low", "high"]);
 
-function invalid(message: string, param: string, code = "invalid_value"): TesseraError {
-  return new TesseraError("invalid_request", message, { param, code });
-}
-
 /** A unified image URL → Cohere image block. Cohere takes web URLs and base64 data: URIs. */
 function imageBlock(url: string, detail: string, param: string): CohereImageContent {
   if (url.startsWith("data:")) {
@@ -31,18 +27,6 @@ function imageBlock(url: string, detail: string, param: string): CohereImageCont
   if (detail === "") return { type: "image_url", image_url: { url } };
   if (!IMAGE_DETAILS.has(detail)) throw invalid(`image detail ${JSON.stringify(detail)} is not one of auto, low, high`, `${param}.detail`);
   return { type: "image_url", image_url: { url, detail: detail as "auto" | "low" | "high" } };
-}
-
-/** Text of a message whose Cohere role takes no images (system, assistant, tool). */
-function plainText(m: Message, param: string): string {
-  if (m.parts.length === 0) return m.content;
-  return m.parts
-    .map((p, j) => {
-      if (p.part.case === "text") return p.part.value;
-      if (p.part.case === "imageUrl") throw invalid("images are only allowed in user messages for Cohere", `${param}.content[${j}]`);
-      return "";
-    })
-    .join("");
 }
 
 /** A user message's parts → Cohere content blocks (empty text parts are left out). */
@@ -71,7 +55,7 @@ function toolCall(tc: ToolCall, param: string): CohereToolCall {
  * out; without, the text is the content. An empty turn says nothing and is dropped.
  */
 function assistantMessage(m: Message, param: string): CohereAssistantMessage | undefined {
-  const text = plainText(m, param);
+  const text = plainText(m, param, "Cohere");
   const calls = m.toolCalls.map((tc, k) => toolCall(tc, `${param}.tool_calls[${k}]`));
   if (calls.length > 0) return text === "" ? { role: "assistant", tool_calls: calls } : { role: "assistant", tool_plan: text, tool_calls: calls };
   return text === "" ? undefined : { role: "assistant", content: text };
@@ -86,7 +70,7 @@ function messages(req: ChatRequest): CohereMessage[] {
     switch (m.role) {
       case Role.SYSTEM:
       case Role.DEVELOPER: {
-        const text = plainText(m, param);
+        const text = plainText(m, param, "Cohere");
         if (text !== "") system.push(text);
         return;
       }
@@ -97,7 +81,7 @@ function messages(req: ChatRequest): CohereMessage[] {
       }
       case Role.TOOL: {
         if (!m.toolCallId) throw invalid(`${param} is a tool message without tool_call_id`, `${param}.tool_call_id`);
-        out.push({ role: "tool", tool_call_id: m.toolCallId, content: plainText(m, param) });
+        out.push({ role: "tool", tool_call_id: m.toolCallId, content: plainText(m, param, "Cohere") });
         return;
       }
       default:

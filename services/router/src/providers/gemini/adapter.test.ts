@@ -1,55 +1,26 @@
-import { test, before, after, beforeEach } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { ChatRequestSchema, Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { ChatRequestSchema, Role } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { TesseraError } from "@tessera/runtime";
 import { ProviderError } from "../errors.js";
-import type { ProviderAdapter } from "../types.js";
+import { assertProviderError, collect, collectUntilFailure, signal, useFakeAdapter } from "../adapter-test-kit.js";
 import { EmbedRequestSchema } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { createGeminiAdapter, embedResponseFromGemini, geminiStatusError } from "./adapter.js";
-import { FAKE_GEMINI_EMBED_DIMS, FAKE_GEMINI_KEY, fakeGeminiEmbedding, startFakeGemini, type FakeGemini } from "./fake.js";
+import { FAKE_GEMINI_EMBED_DIMS, FAKE_GEMINI_KEY, fakeGeminiEmbedding, startFakeGemini } from "./fake.js";
 import { SCENARIO_USAGE } from "../fake-scenario.js";
 
-let fake: FakeGemini;
-let adapter: ProviderAdapter;
 
-before(async () => {
-  fake = await startFakeGemini();
-  adapter = createGeminiAdapter({ id: "gemini-test", baseUrl: fake.url, apiKey: FAKE_GEMINI_KEY, connections: 4, timeoutMs: 5_000 });
-});
-after(async () => {
-  await adapter.close();
-  await fake.close();
-});
-beforeEach(() => {
-  fake.mode = "ok";
-  fake.calls.length = 0;
-});
+const env = useFakeAdapter(startFakeGemini, (fake) => createGeminiAdapter({ id: "gemini-test", baseUrl: fake.url, apiKey: FAKE_GEMINI_KEY, connections: 4, timeoutMs: 5_000 }));
 
 const req = (init: Partial<MessageInitShape<typeof ChatRequestSchema>> = {}) =>
   create(ChatRequestSchema, { model: "alias", messages: [{ role: Role.SYSTEM, content: "Be brief." }, { role: Role.USER, content: "hello there" }], ...init } as MessageInitShape<typeof ChatRequestSchema>);
 const withTools = () =>
   req({ tools: [{ type: "function", function: { name: "get_weather", description: "w", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } }] });
-const signal = () => AbortSignal.timeout(5_000);
-
-async function collect(it: AsyncIterable<ChatChunk>): Promise<ChatChunk[]> {
-  const out: ChatChunk[] = [];
-  for await (const c of it) out.push(c);
-  return out;
-}
-
-function assertProviderError(err: unknown, kind: string, code: string, retryable: boolean, status?: number): true {
-  assert.ok(err instanceof ProviderError, `expected a ProviderError, got ${String(err)}`);
-  assert.equal(err.kind, kind);
-  assert.equal(err.details.code, code);
-  assert.equal(err.retryable, retryable);
-  if (status !== undefined) assert.equal(err.status, status);
-  return true;
-}
 
 test("chat: sends the documented request and translates the answer", async () => {
-  const r = await adapter.chat(req({ temperature: 0.3 }), "gemini-2.5-flash", signal());
+  const r = await env.adapter.chat(req({ temperature: 0.3 }), "gemini-2.5-flash", signal());
   assert.equal(r.choices[0]!.message?.content, "Echo: hello there");
   assert.equal(r.choices[0]!.finishReason, "stop");
   assert.equal(r.model, "gemini-2.5-flash");
@@ -59,7 +30,7 @@ test("chat: sends the documented request and translates the answer", async () =>
     [r.usage?.promptTokens, r.usage?.completionTokens, r.usage?.totalTokens, r.usage?.cachedTokens, r.usage?.reasoningTokens],
     [SCENARIO_USAGE.prompt, SCENARIO_USAGE.completion, SCENARIO_USAGE.prompt + SCENARIO_USAGE.completion, SCENARIO_USAGE.cached, SCENARIO_USAGE.reasoning],
   );
-  const call = fake.calls[0]!;
+  const call = env.fake.calls[0]!;
   assert.equal(call.path, "/v1beta/models/gemini-2.5-flash:generateContent");
   assert.equal(call.headers["x-goog-api-key"], FAKE_GEMINI_KEY);
   assert.equal(call.headers["authorization"], undefined);
@@ -71,34 +42,34 @@ test("chat: sends the documented request and translates the answer", async () =>
 });
 
 test("chat: a models/ prefix on the deployment model is not doubled", async () => {
-  await adapter.chat(req(), "models/gemini-2.0-flash", signal());
-  assert.equal(fake.calls[0]!.path, "/v1beta/models/gemini-2.0-flash:generateContent");
+  await env.adapter.chat(req(), "models/gemini-2.0-flash", signal());
+  assert.equal(env.fake.calls[0]!.path, "/v1beta/models/gemini-2.0-flash:generateContent");
 });
 
 test("chat with tools: the function call comes back as a tool call", async () => {
-  const r = await adapter.chat(withTools(), "gemini-2.5-flash", signal());
+  const r = await env.adapter.chat(withTools(), "gemini-2.5-flash", signal());
   const c = r.choices[0]!;
   assert.equal(c.finishReason, "tool_calls");
   assert.equal(c.message?.toolCalls.length, 1);
   assert.equal(c.message!.toolCalls[0]!.id, `call_${r.id}_0`);
   assert.equal(c.message!.toolCalls[0]!.function?.name, "get_weather");
   assert.equal(c.message!.toolCalls[0]!.function?.arguments, '{"city":"Paris"}');
-  assert.deepEqual(fake.calls[0]!.body["tools"], [
+  assert.deepEqual(env.fake.calls[0]!.body["tools"], [
     { functionDeclarations: [{ name: "get_weather", description: "w", parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }] },
   ]);
 });
 
 test("chat: a blocked prompt is a content_filter answer", async () => {
-  fake.mode = "blocked";
-  const r = await adapter.chat(req(), "gemini-2.5-flash", signal());
+  env.fake.mode = "blocked";
+  const r = await env.adapter.chat(req(), "gemini-2.5-flash", signal());
   assert.equal(r.choices[0]!.finishReason, "content_filter");
   assert.match(r.choices[0]!.message!.refusal, /SAFETY/);
 });
 
 test("stream: role, word deltas, finish and usage on the last chunk", async () => {
-  const chunks = await collect(adapter.stream(req(), "gemini-2.5-flash", signal()));
-  assert.equal(fake.calls[0]!.path, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
-  assert.equal(fake.calls[0]!.headers["accept"], "text/event-stream");
+  const chunks = await collect(env.adapter.stream(req(), "gemini-2.5-flash", signal()));
+  assert.equal(env.fake.calls[0]!.path, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse");
+  assert.equal(env.fake.calls[0]!.headers["accept"], "text/event-stream");
   assert.equal(chunks[0]!.choices[0]!.delta?.role, Role.ASSISTANT);
   assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? "").join(""), "Echo: hello there");
   const last = chunks[chunks.length - 1]!;
@@ -110,7 +81,7 @@ test("stream: role, word deltas, finish and usage on the last chunk", async () =
 });
 
 test("stream with tools: one complete tool call delta, finish tool_calls", async () => {
-  const chunks = await collect(adapter.stream(withTools(), "gemini-2.5-flash", signal()));
+  const chunks = await collect(env.adapter.stream(withTools(), "gemini-2.5-flash", signal()));
   const calls = chunks.flatMap((c) => c.choices.flatMap((ch) => ch.delta?.toolCalls ?? []));
   assert.deepEqual(calls.map((t) => [t.index, t.id, t.name, t.arguments]), [[0, `call_${chunks[0]!.id}_0`, "get_weather", '{"city":"Paris"}']]);
   assert.match(chunks[0]!.id, /^fakeResp\d+$/);
@@ -125,8 +96,8 @@ const errorCases: [string, "error_429" | "error_503" | "error_400", string, stri
 for (const [name, mode, kind, code, retryable, status, message] of errorCases) {
   for (const how of ["chat", "stream"] as const) {
     test(`${how}: ${name} → ${kind} (${code}), retryable=${retryable}`, async () => {
-      fake.mode = mode;
-      const call = how === "chat" ? adapter.chat(req(), "gemini-2.5-flash", signal()) : collect(adapter.stream(req(), "gemini-2.5-flash", signal()));
+      env.fake.mode = mode;
+      const call = how === "chat" ? env.adapter.chat(req(), "gemini-2.5-flash", signal()) : collect(env.adapter.stream(req(), "gemini-2.5-flash", signal()));
       await assert.rejects(call, (err: unknown) => {
         assertProviderError(err, kind, code, retryable, status);
         assert.match((err as Error).message, message);
@@ -137,15 +108,15 @@ for (const [name, mode, kind, code, retryable, status, message] of errorCases) {
 }
 
 test("429 carries RetryInfo.retryDelay as retryAfterS", async () => {
-  fake.mode = "error_429";
-  await assert.rejects(adapter.chat(req(), "gemini-2.5-flash", signal()), (err: unknown) => {
+  env.fake.mode = "error_429";
+  await assert.rejects(env.adapter.chat(req(), "gemini-2.5-flash", signal()), (err: unknown) => {
     assert.equal((err as ProviderError).details.retryAfterS, 7);
     return true;
   });
 });
 
 test("a wrong API key (Google's 400 API_KEY_INVALID) → upstream_auth, not the caller's fault", async () => {
-  const bad = createGeminiAdapter({ id: "gemini-test", baseUrl: fake.url, apiKey: "wrong", connections: 1, timeoutMs: 5_000 });
+  const bad = createGeminiAdapter({ id: "gemini-test", baseUrl: env.fake.url, apiKey: "wrong", connections: 1, timeoutMs: 5_000 });
   try {
     await assert.rejects(bad.chat(req(), "gemini-2.5-flash", signal()), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_auth", false, 502));
   } finally {
@@ -154,7 +125,7 @@ test("a wrong API key (Google's 400 API_KEY_INVALID) → upstream_auth, not the 
 });
 
 test("a missing API key (403 PERMISSION_DENIED) → upstream_auth", async () => {
-  const none = createGeminiAdapter({ id: "gemini-test", baseUrl: fake.url, apiKey: undefined, connections: 1, timeoutMs: 5_000 });
+  const none = createGeminiAdapter({ id: "gemini-test", baseUrl: env.fake.url, apiKey: undefined, connections: 1, timeoutMs: 5_000 });
   try {
     await assert.rejects(collect(none.stream(req(), "gemini-2.5-flash", signal())), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_auth", false));
   } finally {
@@ -163,35 +134,29 @@ test("a missing API key (403 PERMISSION_DENIED) → upstream_auth", async () => 
 });
 
 test("chat: garbage body → upstream_garbage, retryable", async () => {
-  fake.mode = "garbage";
-  await assert.rejects(adapter.chat(req(), "gemini-2.5-flash", signal()), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_garbage", true));
+  env.fake.mode = "garbage";
+  await assert.rejects(env.adapter.chat(req(), "gemini-2.5-flash", signal()), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_garbage", true));
 });
 
 test("stream: garbage event → upstream_garbage", async () => {
-  fake.mode = "garbage";
-  await assert.rejects(collect(adapter.stream(req(), "gemini-2.5-flash", signal())), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_garbage", false));
+  env.fake.mode = "garbage";
+  await assert.rejects(collect(env.adapter.stream(req(), "gemini-2.5-flash", signal())), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_garbage", false));
 });
 
 test("stream: connection cut mid-stream → upstream_stream_cut after the chunks already sent", async () => {
-  fake.mode = "cut_stream";
-  const got: ChatChunk[] = [];
-  await assert.rejects(
-    (async () => {
-      for await (const c of adapter.stream(req(), "gemini-2.5-flash", signal())) got.push(c);
-    })(),
-    (err: unknown) => assertProviderError(err, "upstream_error", "upstream_stream_cut", false),
-  );
+  env.fake.mode = "cut_stream";
+  const got = await collectUntilFailure(env.adapter.stream(req(), "gemini-2.5-flash", signal()), (err) => assertProviderError(err, "upstream_error", "upstream_stream_cut", false));
   assert.equal(got.length, 2);
   assert.equal(got.map((c) => c.choices[0]!.delta?.content).join(""), "Echo: hello ");
 });
 
 test("an invalid request is rejected before any upstream call", async () => {
   const bad = req({ messages: [{ role: Role.USER, content: "x" }, { role: Role.ASSISTANT, toolCalls: [{ id: "c", type: "function", function: { name: "f", arguments: "{" } }] }] });
-  await assert.rejects(adapter.chat(bad, "gemini-2.5-flash", signal()), (err: unknown) => {
+  await assert.rejects(env.adapter.chat(bad, "gemini-2.5-flash", signal()), (err: unknown) => {
     assert.ok(err instanceof TesseraError && err.kind === "invalid_request");
     return true;
   });
-  assert.equal(fake.calls.length, 0);
+  assert.equal(env.fake.calls.length, 0);
 });
 
 test("unreachable upstream → upstream_unreachable, retryable", async () => {
@@ -222,7 +187,7 @@ const twoTools = () =>
   });
 
 test("chat with two tools: parallel function calls in order, ids distinct", async () => {
-  const r = await adapter.chat(twoTools(), "gemini-2.5-flash", signal());
+  const r = await env.adapter.chat(twoTools(), "gemini-2.5-flash", signal());
   const calls = r.choices[0]!.message!.toolCalls;
   assert.deepEqual(
     calls.map((c) => [c.id, c.function?.name, c.function?.arguments]),
@@ -235,7 +200,7 @@ test("chat with two tools: parallel function calls in order, ids distinct", asyn
 });
 
 test("a tool result is sent as a functionResponse and acknowledged", async () => {
-  const r = await adapter.chat(
+  const r = await env.adapter.chat(
     req({
       messages: [
         { role: Role.USER, content: "weather?" },
@@ -247,14 +212,14 @@ test("a tool result is sent as a functionResponse and acknowledged", async () =>
     signal(),
   );
   assert.equal(r.choices[0]!.message?.content, "Tool said: sunny");
-  assert.deepEqual((fake.calls[0]!.body["contents"] as unknown[])[2], { role: "user", parts: [{ functionResponse: { name: "get_weather", response: { content: "sunny" } } }] });
+  assert.deepEqual((env.fake.calls[0]!.body["contents"] as unknown[])[2], { role: "user", parts: [{ functionResponse: { name: "get_weather", response: { content: "sunny" } } }] });
 });
 
 const embedReq = (init: { input?: string[]; inputType?: string; dimensions?: number } = {}) => create(EmbedRequestSchema, { model: "alias", input: ["alpha", "beta"], ...init });
 
 test("embed: one batchEmbedContents call, one request per input, vectors back in input order", async () => {
-  const r = await adapter.embed!(embedReq(), "gemini-embedding-001", signal());
-  const call = fake.calls[0]!;
+  const r = await env.adapter.embed!(embedReq(), "gemini-embedding-001", signal());
+  const call = env.fake.calls[0]!;
   assert.equal(call.path, "/v1beta/models/gemini-embedding-001:batchEmbedContents");
   assert.equal(call.headers["x-goog-api-key"], FAKE_GEMINI_KEY);
   assert.deepEqual(call.body, {
@@ -285,31 +250,31 @@ const TASK_TYPES: [string, string][] = [
 ];
 for (const [inputType, taskType] of TASK_TYPES) {
   test(`embed: input_type ${inputType} → taskType ${taskType}; dimensions → outputDimensionality`, async () => {
-    const r = await adapter.embed!(embedReq({ input: ["q"], inputType, dimensions: 4 }), "models/gemini-embedding-001", signal());
-    assert.deepEqual((fake.calls[0]!.body["requests"] as unknown[])[0], {
+    const r = await env.adapter.embed!(embedReq({ input: ["q"], inputType, dimensions: 4 }), "models/gemini-embedding-001", signal());
+    assert.deepEqual((env.fake.calls[0]!.body["requests"] as unknown[])[0], {
       model: "models/gemini-embedding-001",
       content: { parts: [{ text: "q" }] },
       taskType,
       outputDimensionality: 4,
     });
-    assert.equal(fake.calls[0]!.path, "/v1beta/models/gemini-embedding-001:batchEmbedContents");
+    assert.equal(env.fake.calls[0]!.path, "/v1beta/models/gemini-embedding-001:batchEmbedContents");
     assert.equal(r.data[0]!.vector.length, 4);
   });
 }
 
 test("embed: an unknown input_type or no input is an invalid request before any upstream call", async () => {
   for (const bad of [embedReq({ inputType: "summarization" }), embedReq({ input: [] })]) {
-    await assert.rejects(adapter.embed!(bad, "gemini-embedding-001", signal()), (err: unknown) => {
+    await assert.rejects(env.adapter.embed!(bad, "gemini-embedding-001", signal()), (err: unknown) => {
       assert.ok(err instanceof TesseraError && err.kind === "invalid_request", String(err));
       return true;
     });
   }
-  assert.equal(fake.calls.length, 0);
+  assert.equal(env.fake.calls.length, 0);
 });
 
 test("embed: 429 RESOURCE_EXHAUSTED → rate_limited with the retry delay", async () => {
-  fake.mode = "error_429";
-  await assert.rejects(adapter.embed!(embedReq(), "gemini-embedding-001", signal()), (err: unknown) => {
+  env.fake.mode = "error_429";
+  await assert.rejects(env.adapter.embed!(embedReq(), "gemini-embedding-001", signal()), (err: unknown) => {
     assertProviderError(err, "rate_limited", "upstream_rate_limited", true, 429);
     assert.equal((err as ProviderError).details.retryAfterS, 7);
     return true;

@@ -1,6 +1,6 @@
 import * as http from "node:http";
 import { createHash } from "node:crypto";
-import { listenLoopback } from "../fake-server.js";
+import { listenLoopback, onBody, parseJsonBody } from "../fake-server.js";
 import {
   SCENARIO_USAGE,
   scenarioAnswer,
@@ -135,19 +135,13 @@ export async function startFakeGemini(opts: { record?: boolean } = {}): Promise<
   let seq = 0;
   const state: FakeGemini = { url: "", calls: [], mode: "ok", close: async () => {} };
   const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    const parts: Buffer[] = [];
-    req.on("data", (c: Buffer) => parts.push(c));
-    req.on("end", () => {
+    onBody(req, (raw) => {
       const err = (code: number, status: string, message: string, details?: unknown[], headers: Record<string, string> = {}) => {
         res.writeHead(code, { "content-type": "application/json; charset=UTF-8", ...headers });
         res.end(JSON.stringify({ error: { code, message, status, ...(details ? { details } : {}) } }, null, 2));
       };
-      let body: Record<string, unknown>;
-      try {
-        body = JSON.parse(Buffer.concat(parts).toString("utf8"));
-      } catch {
-        return err(400, "INVALID_ARGUMENT", "Invalid JSON payload received. Unexpected token.");
-      }
+      const body = parseJsonBody(raw);
+      if (body === undefined) return err(400, "INVALID_ARGUMENT", "Invalid JSON payload received. Unexpected token.");
       if (record) state.calls.push({ path: req.url ?? "", headers: req.headers, body });
       const m = ROUTE.exec(req.url ?? "");
       if (req.method !== "POST" || !m) return err(404, "NOT_FOUND", `The requested URL ${req.url} was not found on this server.`);

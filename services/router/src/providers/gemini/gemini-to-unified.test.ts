@@ -2,24 +2,16 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
-import { parseSse } from "@tessera/openai-format";
 import { ProviderError } from "../errors.js";
+import { slices, sseEvents } from "../adapter-test-kit.js";
 import { GeminiStreamTranslator, finishReasonFromGemini, responseFromGemini, usageFromGemini } from "./gemini-to-unified.js";
 import type { GeminiResponse } from "@tessera/gemini-format";
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8");
 const json = (name: string) => JSON.parse(fixture(name)) as GeminiResponse;
 
-async function sseEvents(name: string): Promise<GeminiResponse[]> {
-  const bytes = new TextEncoder().encode(fixture(name));
-  // Feed in awkward 7-byte slices so events split across reads, as on the network.
-  async function* body() {
-    for (let i = 0; i < bytes.length; i += 7) yield bytes.slice(i, i + 7);
-  }
-  const out: GeminiResponse[] = [];
-  for await (const ev of parseSse(body())) out.push(JSON.parse(ev.data) as GeminiResponse);
-  return out;
-}
+/** A fixture .sse through the adapter's SSE parser, fed in awkward 7-byte slices so events split across reads, as on the network. */
+const responses = async (name: string): Promise<GeminiResponse[]> => (await sseEvents<GeminiResponse>(slices(new TextEncoder().encode(fixture(name)), 7))).map((e) => e.data);
 
 test("fixture text-response: content, role, finish reason, model fallback, no usage", () => {
   const r = responseFromGemini(json("text-response.json"), "gemini-pro");
@@ -128,7 +120,7 @@ function run(events: GeminiResponse[], model = "gemini-pro"): ChatChunk[] {
 }
 
 test("stream fixture stream-text: role first, text deltas in order, one finish at the end", async () => {
-  const events = await sseEvents("stream-text.sse");
+  const events = await responses("stream-text.sse");
   assert.equal(events.length, 6);
   const chunks = run(events);
   assert.equal(chunks.length, 7);
@@ -148,7 +140,7 @@ test("stream fixture stream-text: role first, text deltas in order, one finish a
 });
 
 test("stream fixture stream-function-call: text, two whole tool calls, finish tool_calls, usage on last", async () => {
-  const chunks = run(await sseEvents("stream-function-call.sse"), "alias");
+  const chunks = run(await responses("stream-function-call.sse"), "alias");
   assert.equal(chunks.length, 3);
   assert.equal(chunks[0]!.id, "x5BPaJ3tL4yW1dkP6_6OqAk");
   assert.equal(chunks[0]!.model, "gemini-2.5-flash");
@@ -171,14 +163,14 @@ test("stream fixture stream-function-call: text, two whole tool calls, finish to
 });
 
 test("stream tool-call ids match the non-streamed ids for the same response", async () => {
-  const events = await sseEvents("stream-function-call.sse");
+  const events = await responses("stream-function-call.sse");
   const whole = responseFromGemini({ ...events[1]!, candidates: [{ ...events[1]!.candidates![0]!, content: { role: "model", parts: events.flatMap((e) => e.candidates![0]!.content!.parts) } }] }, "m");
   const streamed = run(events).flatMap((c) => c.choices.flatMap((ch) => ch.delta?.toolCalls ?? []));
   assert.deepEqual(streamed.map((t) => t.id), whole.choices[0]!.message!.toolCalls.map((t) => t.id));
 });
 
 test("a stream that ends without a finishReason is upstream_stream_cut", async () => {
-  const events = await sseEvents("stream-function-call.sse");
+  const events = await responses("stream-function-call.sse");
   const tr = new GeminiStreamTranslator("gemini-test", "m");
   tr.push(events[0]!);
   assert.throws(

@@ -1,12 +1,12 @@
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { EmbedRequestSchema, Role, type ToolChoiceSchema } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { SCENARIO_USAGE } from "../fake-scenario.js";
-import type { ProviderAdapter } from "../types.js";
-import { assemble, chatRequest, collect, familyConformance, TOOLS } from "../openai/family-conformance.js";
+import { assemble, chatRequest, collect, signal, TOOLS, useFakeAdapter } from "../adapter-test-kit.js";
+import { familyConformance } from "../openai/family-conformance.js";
 import { createMistralAdapter } from "./adapter.js";
-import { FAKE_MISTRAL_KEY, startFakeMistral, type FakeMistral } from "./fake.js";
+import { FAKE_MISTRAL_KEY, startFakeMistral } from "./fake.js";
 
 familyConformance({
   id: "mistral-test",
@@ -23,32 +23,18 @@ familyConformance({
   retryAfterS: 7,
 });
 
-let fake: FakeMistral;
-let adapter: ProviderAdapter;
-before(async () => {
-  fake = await startFakeMistral();
-  adapter = createMistralAdapter({ id: "mistral-test", baseUrl: fake.url, apiKey: FAKE_MISTRAL_KEY, connections: 2, timeoutMs: 5_000 });
-});
-after(async () => {
-  await adapter.close();
-  await fake.close();
-});
-beforeEach(() => {
-  fake.mode = "ok";
-  fake.calls.length = 0;
-});
-const signal = () => AbortSignal.timeout(5_000);
+const env = useFakeAdapter(startFakeMistral, (fake) => createMistralAdapter({ id: "mistral-test", baseUrl: fake.url, apiKey: FAKE_MISTRAL_KEY, connections: 2, timeoutMs: 5_000 }));
 type ToolChoiceInit = MessageInitShape<typeof ToolChoiceSchema>;
 
 test("mistral: seed leaves as random_seed, user and stream_options stay home (Mistral refuses them)", async () => {
-  await adapter.chat(chatRequest({ seed: 1337n, user: "end-user-1", maxTokens: 50 }), "mistral-small-latest", signal());
-  const body = fake.calls[0]!.body;
+  await env.adapter.chat(chatRequest({ seed: 1337n, user: "end-user-1", maxTokens: 50 }), "mistral-small-latest", signal());
+  const body = env.fake.calls[0]!.body;
   assert.equal(body["random_seed"], 1337);
   assert.equal(body["max_tokens"], 50);
   assert.equal("seed" in body, false);
   assert.equal("user" in body, false);
-  const a = assemble(await collect(adapter.stream(chatRequest(), "mistral-small-latest", signal())));
-  assert.equal("stream_options" in fake.calls[1]!.body, false);
+  const a = assemble(await collect(env.adapter.stream(chatRequest(), "mistral-small-latest", signal())));
+  assert.equal("stream_options" in env.fake.calls[1]!.body, false);
   assert.deepEqual([a.usage?.promptTokens, a.usage?.completionTokens, a.usage?.totalTokens], [21, 9, 30], "usage still arrives, on the finishing chunk");
 });
 
@@ -59,13 +45,13 @@ test("mistral: tool_choice required becomes any; auto and a named function pass"
     [{ choice: { case: "functionName", value: "get_weather" } }, { type: "function", function: { name: "get_weather" } }],
   ];
   for (const [i, [toolChoice, expected]] of cases.entries()) {
-    await adapter.chat(chatRequest({ tools: [TOOLS[0]], toolChoice }), "mistral-small-latest", signal());
-    assert.deepEqual(fake.calls[i]!.body["tool_choice"], expected);
+    await env.adapter.chat(chatRequest({ tools: [TOOLS[0]], toolChoice }), "mistral-small-latest", signal());
+    assert.deepEqual(env.fake.calls[i]!.body["tool_choice"], expected);
   }
 });
 
 test("mistral: foreign tool call ids become 9 alphanumerics, the same on the call and on its result", async () => {
-  const r = await adapter.chat(
+  const r = await env.adapter.chat(
     chatRequest({
       messages: [
         { role: Role.DEVELOPER, content: "be terse" },
@@ -78,7 +64,7 @@ test("mistral: foreign tool call ids become 9 alphanumerics, the same on the cal
     signal(),
   );
   assert.equal(r.choices[0]!.message?.content, "Tool said: rain");
-  const sent = fake.calls[0]!.body["messages"] as { role: string; name?: string; tool_calls?: { id: string }[]; tool_call_id?: string }[];
+  const sent = env.fake.calls[0]!.body["messages"] as { role: string; name?: string; tool_calls?: { id: string }[]; tool_call_id?: string }[];
   assert.deepEqual(sent.map((m) => m.role), ["system", "user", "assistant", "tool"]);
   assert.equal(sent[1]!.name, undefined);
   const id = sent[2]!.tool_calls![0]!.id;
@@ -87,10 +73,10 @@ test("mistral: foreign tool call ids become 9 alphanumerics, the same on the cal
 });
 
 test("mistral: embeddings send output_dimension and no user", async () => {
-  const r = await adapter.embed!(create(EmbedRequestSchema, { model: "alias", input: ["a", "b"], dimensions: 4, user: "u" }), "codestral-embed", signal());
+  const r = await env.adapter.embed!(create(EmbedRequestSchema, { model: "alias", input: ["a", "b"], dimensions: 4, user: "u" }), "codestral-embed", signal());
   assert.deepEqual(r.data.map((e) => [e.index, e.vector.length]), [
     [0, 4],
     [1, 4],
   ]);
-  assert.deepEqual(fake.calls[0]!.body, { model: "codestral-embed", input: ["a", "b"], output_dimension: 4 });
+  assert.deepEqual(env.fake.calls[0]!.body, { model: "codestral-embed", input: ["a", "b"], output_dimension: 4 });
 });

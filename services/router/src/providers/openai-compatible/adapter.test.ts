@@ -1,12 +1,12 @@
-import { after, before, beforeEach, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Role } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { TesseraError } from "@tessera/runtime";
 import { SCENARIO_USAGE } from "../fake-scenario.js";
-import type { ProviderAdapter } from "../types.js";
-import { assemble, assertProviderError, chatRequest, collect, familyConformance } from "../openai/family-conformance.js";
+import { assemble, assertProviderError, chatRequest, collect, signal, useFakeAdapter } from "../adapter-test-kit.js";
+import { familyConformance } from "../openai/family-conformance.js";
 import { createOpenAICompatibleAdapter } from "./adapter.js";
-import { FAKE_COMPATIBLE_KEY, startFakeOpenAICompatible, type FakeOpenAICompatible } from "./fake.js";
+import { FAKE_COMPATIBLE_KEY, startFakeOpenAICompatible } from "./fake.js";
 
 familyConformance({
   id: "vllm-test",
@@ -23,57 +23,43 @@ familyConformance({
   retryAfterS: 7,
 });
 
-let fake: FakeOpenAICompatible;
-let keyless: ProviderAdapter;
-before(async () => {
-  fake = await startFakeOpenAICompatible();
-  keyless = createOpenAICompatibleAdapter({ id: "ollama-test", baseUrl: fake.url, apiKey: undefined, connections: 2, timeoutMs: 5_000 });
-});
-after(async () => {
-  await keyless.close();
-  await fake.close();
-});
-beforeEach(() => {
-  fake.mode = "ok";
-  fake.calls.length = 0;
-});
-const signal = () => AbortSignal.timeout(5_000);
+const keyless = useFakeAdapter(startFakeOpenAICompatible, (fake) => createOpenAICompatibleAdapter({ id: "ollama-test", baseUrl: fake.url, apiKey: undefined, connections: 2, timeoutMs: 5_000 }));
 
 test("openai_compatible: a server without a key gets no Authorization header and answers", async () => {
-  const a = assemble(await collect(keyless.stream(chatRequest(), "llama3.1", signal())));
+  const a = assemble(await collect(keyless.adapter.stream(chatRequest(), "llama3.1", signal())));
   assert.equal(a.text, "Echo: hello there");
   assert.equal(a.usage?.totalTokens, 30);
-  assert.equal(fake.calls[0]!.headers["authorization"], undefined);
-  assert.deepEqual(fake.calls[0]!.body["stream_options"], { include_usage: true }, "kept: metering needs the usage");
+  assert.equal(keyless.fake.calls[0]!.headers["authorization"], undefined);
+  assert.deepEqual(keyless.fake.calls[0]!.body["stream_options"], { include_usage: true }, "kept: metering needs the usage");
 });
 
 test("openai_compatible: user, n = 1 and message names are left out (Groq refuses names, Ollama ignores the rest)", async () => {
-  await keyless.chat(
+  await keyless.adapter.chat(
     chatRequest({ user: "end-user", n: 1, messages: [{ role: Role.USER, content: "hi", name: "ann" }] }),
     "llama3.1",
     signal(),
   );
-  const body = fake.calls[0]!.body;
+  const body = keyless.fake.calls[0]!.body;
   assert.equal("user" in body, false);
   assert.equal("n" in body, false);
   assert.deepEqual(body["messages"], [{ role: "user", content: "hi" }]);
 });
 
 test("openai_compatible: n > 1 is refused before any I/O, naming n", async () => {
-  await assert.rejects(keyless.chat(chatRequest({ n: 3 }), "llama3.1", signal()), (err: unknown) => {
+  await assert.rejects(keyless.adapter.chat(chatRequest({ n: 3 }), "llama3.1", signal()), (err: unknown) => {
     assert.ok(err instanceof TesseraError);
     assert.equal(err.kind, "invalid_request");
     assert.equal(err.details.param, "n");
     assert.match(err.message, /Invalid value for 'n': ollama-test accepts at most 1, but got 3/);
     return true;
   });
-  assert.equal(fake.calls.length, 0);
+  assert.equal(keyless.fake.calls.length, 0);
 });
 
 test("openai_compatible: a parameter map from configuration replaces the default", async () => {
   const custom = createOpenAICompatibleAdapter({
     id: "custom",
-    baseUrl: fake.url,
+    baseUrl: keyless.fake.url,
     apiKey: undefined,
     connections: 1,
     timeoutMs: 5_000,
@@ -81,14 +67,14 @@ test("openai_compatible: a parameter map from configuration replaces the default
   });
   try {
     await custom.chat(chatRequest({ temperature: 1.7, user: "kept" }), "m", signal());
-    assert.equal(fake.calls[0]!.body["temperature"], 1);
-    assert.equal(fake.calls[0]!.body["user"], "kept");
+    assert.equal(keyless.fake.calls[0]!.body["temperature"], 1);
+    assert.equal(keyless.fake.calls[0]!.body["user"], "kept");
   } finally {
     await custom.close();
   }
 });
 
 test("openai_compatible: vLLM's {\"error\":\"Unauthorized\"} is upstream_auth", async () => {
-  fake.mode = "error_401";
-  await assert.rejects(keyless.chat(chatRequest(), "m", signal()), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_auth", false, 502));
+  keyless.fake.mode = "error_401";
+  await assert.rejects(keyless.adapter.chat(chatRequest(), "m", signal()), (err: unknown) => assertProviderError(err, "upstream_error", "upstream_auth", false, 502));
 });

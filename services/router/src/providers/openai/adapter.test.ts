@@ -4,7 +4,8 @@ import { Role } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { SCENARIO_USAGE } from "../fake-scenario.js";
 import { createOpenAIAdapter } from "./adapter.js";
 import { FAKE_OPENAI_KEY, startFakeOpenAI, type FakeOpenAI } from "./fake.js";
-import { chatRequest, familyConformance } from "./family-conformance.js";
+import { chatRequest } from "../adapter-test-kit.js";
+import { familyConformance } from "./family-conformance.js";
 
 familyConformance({
   id: "openai-test",

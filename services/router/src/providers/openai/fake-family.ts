@@ -8,7 +8,7 @@
 import * as http from "node:http";
 import { createHash } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
-import { listenLoopback } from "../fake-server.js";
+import { listenLoopback, onBody } from "../fake-server.js";
 import { scenarioAnswer, type FakeMode, type ProviderFake, type RecordedCall, type ScenarioInput } from "../fake-scenario.js";
 import { AZURE_CONTENT_FILTER_BODY, DIALECTS, isObj, openAIError, type Dialect, type FamilyFlavour, type Json, type Reply, type Routed, type Turn } from "./fake-dialects.js";
 
@@ -180,10 +180,8 @@ export async function startFakeFamily(opts: FamilyFakeOptions): Promise<FamilyFa
   }
 
   const server = http.createServer({ keepAliveTimeout: 60_000 }, (req, res) => {
-    const parts: Buffer[] = [];
-    req.on("data", (c: Buffer) => parts.push(c));
-    req.on("end", () => {
-      answer(req, res, Buffer.concat(parts).toString("utf8")).catch(() => res.destroy());
+    onBody(req, (raw) => {
+      answer(req, res, raw.toString("utf8")).catch(() => res.destroy());
     });
   });
   const listening = await listenLoopback(server);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { familyStatusError, parseFamilyError, retryAfterFromHeaders } from "./openai-errors.js";
-import { assertProviderError } from "./family-conformance.js";
+import { assertProviderError } from "../adapter-test-kit.js";
 
 const fixture = (folder: string, name: string) => readFileSync(new URL(`../${folder}/fixtures/${name}`, import.meta.url), "utf8");
 

@@ -5,7 +5,7 @@ import { create } from "@bufbuild/protobuf";
 import { EmbedRequestSchema, Role, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { parseSse } from "@tessera/openai-format";
 import { FamilyStreamTranslator, familyEmbeddings, familyResponse } from "./openai-family-to-unified.js";
-import { assemble, assertProviderError } from "./family-conformance.js";
+import { assemble, assertProviderError } from "../adapter-test-kit.js";
 
 /** A fixture of any provider folder of the family. */
 const fixture = (folder: string, name: string) => readFileSync(new URL(`../${folder}/fixtures/${name}`, import.meta.url), "utf8");
@@ -90,7 +90,7 @@ for (const c of streamCases) {
     const a = assemble(chunks);
     assert.equal(chunks.length, c.chunks);
     assert.equal(a.text, c.text);
-    assert.deepEqual(a.calls, c.calls);
+    assert.deepEqual(a.callList, c.calls);
     assert.equal(a.finish, c.finish);
     assert.deepEqual(a.usage ? [a.usage.promptTokens, a.usage.completionTokens, a.usage.totalTokens] : undefined, c.usage);
     assert.equal(chunks[0]!.choices[0]!.delta?.role, Role.ASSISTANT);
@@ -112,7 +112,7 @@ test("two Mistral calls in one chunk without index get indexes 0 and 1; a later 
       { ...base, choices: [{ index: 0, delta: { tool_calls: [{ function: { arguments: "}" } }] }, finish_reason: "tool_calls" }] },
     ),
   );
-  assert.deepEqual(assemble(chunks).calls, [
+  assert.deepEqual(assemble(chunks).callList, [
     [0, "aaaaaaaaa", "f", "{}"],
     [1, "bbbbbbbbb", "g", '{"x":1}'],
     [2, "ccccccccc", "h", "{}"],
