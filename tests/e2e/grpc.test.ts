@@ -50,7 +50,7 @@ describe("GatewayService over gRPC, Connect and gRPC-Web on the REST port", () =
   test("ListModels lists enabled models", async () => {
     const client = createClient(GatewayService, createGrpcTransport({ baseUrl: g.url }));
     const res = await client.listModels({}, auth);
-    assert.deepEqual(res.models.map((m) => m.id).sort(), ["claude-fake", "demo", "embed-fake", "gemini-fake", "gpt-fake", "routed", "with-fallback"]);
+    assert.deepEqual(res.models.map((m) => m.id).sort(), ["approved-only", "claude-fake", "demo", "embed-fake", "gemini-fake", "gpt-fake", "routed", "with-fallback"]);
   });
 
   test("denials and bad requests are precise gRPC codes", async () => {

@@ -132,7 +132,7 @@ describe("OpenAI surface, all-in-one, official openai client", () => {
   test("lists the models that have an enabled deployment", async () => {
     const ids = [];
     for await (const m of client.models.list()) ids.push(m.id);
-    assert.deepEqual(ids.sort(), ["claude-fake", "demo", "embed-fake", "gemini-fake", "gpt-fake", "routed", "with-fallback"]);
+    assert.deepEqual(ids.sort(), ["approved-only", "claude-fake", "demo", "embed-fake", "gemini-fake", "gpt-fake", "routed", "with-fallback"]);
   });
 
   test("each call becomes one stored event with principal, model, provider and tokens", async () => {

@@ -20,6 +20,8 @@ export interface TestConfigOptions {
   /** The routing section (default: one fast retry, and breakers that never open, so that
    * error tests can fail the same deployment many times; breakers are tested on their own). */
   routing?: string;
+  /** The authz section (default: PGlite in memory, counters in memory). */
+  authz?: string;
   /** Extra YAML appended at the top level (events, usage_store, mesh …). */
   extra?: string;
 }
@@ -51,11 +53,13 @@ models:
   - { name: embed-fake, owned_by: openai, deployments: [{ provider: fake, model: text-embedding-3-small }] }
   - { name: with-fallback, deployments: [{ provider: down, model: x }, { provider: fake, model: gpt-4o-mini }] }
   - { name: switched-off, deployments: [{ provider: off, model: x }] }
+  - { name: approved-only, requires_approval: true, deployments: [{ provider: demo, model: demo }] }
   - name: routed
     deployments: [{ provider: demo, model: demo }, { provider: fake, model: gpt-4o-mini }]
     routes: [{ when: { headers: { x-tessera-route: upstream } }, deployments: [fake/gpt-4o-mini] }]
 ${o.anthropicUrl ? "  - { name: claude-fake, owned_by: anthropic, deployments: [{ provider: fake-anthropic, model: claude-3-5-haiku-latest }] }" : ""}
 ${o.geminiUrl ? "  - { name: gemini-fake, owned_by: google, deployments: [{ provider: fake-gemini, model: gemini-2.0-flash }] }" : ""}
+authz: ${o.authz ?? '{ store: { kind: pglite, path: "" } }'}
 routing: ${o.routing ?? "{ retries: 1, backoff_base_ms: 5, backoff_max_ms: 50, circuit_breaker: { failure_threshold: 1000000 } }"}
 ${o.extra ?? ""}
 `;

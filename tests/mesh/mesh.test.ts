@@ -9,7 +9,9 @@ import { Redis } from "ioredis";
 import { createClickHouseUsageStore, type UsageStore } from "@tessera/usage-store";
 import { startFakeOpenAI, type FakeOpenAI } from "../../services/router/src/providers/openai/fake.js";
 import { SCENARIO_USAGE } from "../../services/router/src/providers/fake-scenario.js";
+import pg from "pg";
 import { TEST_ENV, TEST_KEYS, testConfigYaml } from "../helpers/config.js";
+import { adminClient, burst, OPERATOR_ENV, OPERATOR_TOKEN, openai, setUpTenants } from "../helpers/tenants.js";
 import { eventually, freePort, requireEnv, startService, waitHealthy, type Proc } from "../helpers/procs.js";
 
 /**
@@ -27,11 +29,21 @@ describe("mesh: six processes, Kafka, ClickHouse, Redis", { timeout: 180_000 }, 
   const spans: { traceId: string; service: string; name: string }[] = [];
   let dir: string;
   let redisUrl = "";
+  let pgUrl = "";
+  let ingressUrl = "";
+  const schema = `tessera_mesh_${suffix}`;
 
   before(async () => {
     const brokers = requireEnv("TESSERA_TEST_KAFKA_BROKERS");
     redisUrl = requireEnv("TESSERA_TEST_REDIS_URL");
     const clickhouse = requireEnv("TESSERA_TEST_CLICKHOUSE_URL");
+    pgUrl = requireEnv("TESSERA_TEST_POSTGRES_URL");
+    const pgc = new pg.Client({ connectionString: pgUrl });
+    await pgc.connect();
+    await pgc.query(`CREATE SCHEMA ${schema}`);
+    await pgc.end();
+    const authzPg = new URL(pgUrl);
+    authzPg.searchParams.set("options", `-c search_path=${schema}`);
     fake = await startFakeOpenAI();
     collector = createServer((req, res) => {
       const parts: Buffer[] = [];
@@ -56,6 +68,7 @@ describe("mesh: six processes, Kafka, ClickHouse, Redis", { timeout: 180_000 }, 
     const yaml = testConfigYaml({
       fakeUrl: fake.url,
       port: ports.ingress,
+      authz: `{ store: { kind: postgres, url_env: TESSERA_MESH_PG_URL }, counters: redis, admin_token_env: ${OPERATOR_ENV}, max_failed_auth_per_minute: 1000 }`,
       routing: "{ retries: 1, backoff_base_ms: 5, circuit_breaker: { failure_threshold: 4, window_ms: 60000, cooldown_ms: 60000 } }",
       extra: `
 events: { kind: kafka, brokers: ["${brokers}"], topic: "tessera.requests.mesh-${suffix}", group_id: "metering-${suffix}" }
@@ -73,7 +86,7 @@ mesh:
     dir = mkdtempSync(join(tmpdir(), "tessera-mesh-"));
     const cfgPath = join(dir, "tessera.yaml");
     writeFileSync(cfgPath, yaml);
-    const env = { ...TEST_ENV, TESSERA_CONFIG: cfgPath, TESSERA_LOG_LEVEL: "warn", OTEL_BSP_SCHEDULE_DELAY: "200" };
+    const env = { ...TEST_ENV, TESSERA_MESH_PG_URL: authzPg.toString(), [OPERATOR_ENV]: OPERATOR_TOKEN, TESSERA_CONFIG: cfgPath, TESSERA_LOG_LEVEL: "warn", OTEL_BSP_SCHEDULE_DELAY: "200" };
     const order: [string, number][] = [
       ["authz", ports.authz],
       ["redaction", ports.redaction],
@@ -85,6 +98,7 @@ mesh:
     procs = order.map(([name]) => startService(name, env));
     await Promise.all(order.map(([, port], i) => waitHealthy(`http://127.0.0.1:${port}/healthz`, procs[i]!, 60_000)));
     store = createClickHouseUsageStore({ url: clickhouse, database });
+    ingressUrl = `http://127.0.0.1:${ports.ingress}`;
     client = new OpenAI({ baseURL: `http://127.0.0.1:${ports.ingress}/v1`, apiKey: TEST_KEYS.acme, maxRetries: 0, timeout: 20_000 });
   });
 
@@ -94,6 +108,33 @@ mesh:
     await fake?.close();
     collector?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    if (pgUrl) {
+      const pgc = new pg.Client({ connectionString: pgUrl });
+      await pgc.connect();
+      await pgc.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await pgc.end();
+    }
+  });
+
+  test("two tenants share the mesh: admin API through ingress into Postgres, limits counted in Redis, revocation within a second", async () => {
+    const t = await setUpTenants(ingressUrl, suffix);
+    const adminA = adminClient(ingressUrl, t.a.admin);
+    await assert.rejects(adminA.listKeys({ tenantId: t.b.id }), /only act within your own tenant/);
+    const k = await adminA.createKey({ tenantId: t.a.id, teamId: "core", name: "mesh-limited" });
+    await adminA.setLimit({ limit: { tenantId: t.a.id, scope: "team", scopeId: "core", requestsPerMinute: 6 } });
+    // The team limit holds across the key and the team's other key, whatever replica counts.
+    const [one, two] = await Promise.all([burst(openai(ingressUrl, k.secret), "demo", 12), burst(openai(ingressUrl, t.a.dev), "demo", 12)]);
+    assert.equal((one.get(200) ?? 0) + (two.get(200) ?? 0), 6, JSON.stringify([[...one], [...two]]));
+    assert.equal((await burst(openai(ingressUrl, t.b.dev), "demo", 8)).get(200), 8, "tenant B is not limited by tenant A's team");
+    await adminClient(ingressUrl, t.b.admin).revokeKey({ tenantId: t.b.id, id: t.b.devKeyId });
+    const t0 = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - t0 < 1500) {
+      status = (await burst(openai(ingressUrl, t.b.dev), "demo", 1)).keys().next().value!;
+      if (status === 200) await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal(status, 401);
+    assert.ok(Date.now() - t0 <= 1100, `revoked after ${Date.now() - t0} ms`);
   });
 
   test("a call through the mesh is answered and its event lands in ClickHouse", async () => {

@@ -215,6 +215,7 @@ export class AnthropicStreamEncoder {
 export function anthropicErrorType(err: TesseraError): AnthropicErrorType {
   switch (err.kind) {
     case "invalid_request":
+    case "conflict":
       return "invalid_request_error";
     case "unauthenticated":
       return "authentication_error";
@@ -226,6 +227,8 @@ export function anthropicErrorType(err: TesseraError): AnthropicErrorType {
       return "request_too_large";
     case "rate_limited":
       return "rate_limit_error";
+    case "payment_required":
+      return "billing_error";
     case "upstream_error":
     case "unavailable":
       return err.details.code === "upstream_overloaded" ? "overloaded_error" : "api_error";

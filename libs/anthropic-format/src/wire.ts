@@ -147,10 +147,11 @@ export interface AnthropicErrorBody {
   request_id?: string;
 }
 
-/** Error types by HTTP status: 400, 401, 403, 404, 413, 429, 500, 529. */
+/** Error types by HTTP status: 400, 401, 402, 403, 404, 413, 429, 500, 529. */
 export type AnthropicErrorType =
   | "invalid_request_error"
   | "authentication_error"
+  | "billing_error"
   | "permission_error"
   | "not_found_error"
   | "request_too_large"

@@ -144,8 +144,11 @@ export function geminiStatus(httpStatus: number): string {
       return "PERMISSION_DENIED";
     case 404:
       return "NOT_FOUND";
+    case 409:
+      return "ALREADY_EXISTS";
     case 405:
       return "INVALID_ARGUMENT";
+    case 402:
     case 429:
       return "RESOURCE_EXHAUSTED";
     case 502:

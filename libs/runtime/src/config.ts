@@ -154,6 +154,8 @@ const ModelSchema = z
     deployments: z.array(DeploymentSchema).min(1),
     /** Conditional routes, the first match wins; no match uses every deployment. */
     routes: z.array(RouteRuleSchema).default([]),
+    /** Teams must subscribe, and an admin approve, before their keys may call this model. */
+    requires_approval: z.boolean().default(false),
   })
   .strict();
 
@@ -239,6 +241,65 @@ const PromptSchema = z
   })
   .strict();
 
+/** A trusted issuer of bearer tokens (JWT / OIDC). */
+const JwtIssuerSchema = z
+  .object({
+    /** The `iss` the tokens carry, exactly. */
+    issuer: z.string().min(1),
+    /** Where the issuer publishes its signing keys (fetched, cached, refetched on an unknown kid). */
+    jwks_uri: z.string().url(),
+    /** Accepted `aud` values; a token must carry one of them. */
+    audience: z.array(z.string().min(1)).min(1),
+    algorithms: z.array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"])).default(["RS256", "ES256"]),
+    /** Allowed clock skew for exp/nbf/iat. */
+    clock_tolerance_s: z.number().int().nonnegative().default(30),
+    /** Every token of this issuer belongs to this tenant (else the tenant claim is required). */
+    tenant: z.string().min(1).optional(),
+    /** Claim names (dot paths allowed, e.g. "realm_access.roles"). */
+    claims: z
+      .object({
+        tenant: z.string().default("tenant"),
+        team: z.string().default("team"),
+        user: z.string().default("sub"),
+        roles: z.string().default("roles"),
+      })
+      .strict()
+      .prefault({}),
+    /** Claim values mapped to Tessera roles (admin, developer, viewer); unmapped values are dropped. */
+    role_map: z.record(z.string(), z.enum(["admin", "developer", "viewer"])).default({}),
+    /** Roles when the token maps to none. */
+    default_roles: z.array(z.enum(["admin", "developer", "viewer"])).default(["developer"]),
+  })
+  .strict();
+
+const AuthzSchema = z
+  .object({
+    /** Where tenants, keys, limits and budgets live. */
+    store: z
+      .discriminatedUnion("kind", [
+        /** PGlite (Postgres in WASM): a directory, or in memory when path is empty. */
+        z.object({ kind: z.literal("pglite"), path: z.string().default(".data/authz") }).strict(),
+        /** Postgres: the connection URL, or the environment variable holding it (it has a password). */
+        z.object({ kind: z.literal("postgres"), url: z.string().optional(), url_env: z.string().optional(), pool_size: z.number().int().positive().default(10) }).strict(),
+      ])
+      .default({ kind: "pglite", path: ".data/authz" }),
+    /** Rate-limit, budget and quota counters: in memory, or in Redis (the `redis` section) for the mesh. */
+    counters: z.enum(["memory", "redis"]).default("memory"),
+    /** Environment variable holding the operator's bootstrap admin token (admin API off for it when unset). */
+    admin_token_env: z.string().default("TESSERA_ADMIN_TOKEN"),
+    /** How long a key, team, limit or budget read from the store is reused (revocation takes at most this). */
+    cache_ms: z.number().int().nonnegative().max(1000).default(1000),
+    /** Failed authentications per source address per minute before 429 (0: no limit). */
+    max_failed_auth_per_minute: z.number().int().nonnegative().default(30),
+    /** Output tokens assumed for the budget reservation when a call sets no max_tokens. */
+    default_max_output_tokens: z.number().int().positive().default(1024),
+    /** A reservation never settled (a crashed caller) is released after this. */
+    reservation_ttl_ms: z.number().int().positive().default(15 * 60_000),
+    jwt: z.object({ issuers: z.array(JwtIssuerSchema).default([]) }).strict().prefault({}),
+  })
+  .strict()
+  .prefault({});
+
 const EventsSchema = z
   .discriminatedUnion("kind", [
     z.object({ kind: z.literal("memory") }).strict(),
@@ -317,6 +378,7 @@ export const ConfigSchema = z
       .strict()
       .default({ policies: {} }),
     prompts: z.array(PromptSchema).default([]),
+    authz: AuthzSchema,
     events: EventsSchema,
     usage_store: UsageStoreSchema,
     mesh: MeshSchema.optional(),
@@ -328,6 +390,9 @@ export const ConfigSchema = z
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
 /** An API key ready for lookup: the secret is only kept as its hash. */
+/** A trusted bearer-token issuer from the configuration. */
+export type JwtIssuerConfig = z.infer<typeof JwtIssuerSchema>;
+
 export interface ResolvedApiKey extends Omit<z.infer<typeof ApiKeySchema>, "key_env" | "key_sha256"> {
   keySha256: string;
 }
@@ -447,6 +512,9 @@ function resolve(raw: RawConfig, source: string, env: NodeJS.ProcessEnv): Config
     if (m.strategy === "weighted" && m.deployments.every((d) => d.weight === 0))
       problems.push(`models.${i}.deployments: the weighted strategy needs at least one weight above 0`);
   });
+  if (raw.authz.counters === "redis" && !raw.redis) problems.push("authz.counters: redis needs the redis section (redis: { url: … })");
+  if (raw.authz.store.kind === "postgres" && !raw.authz.store.url && !raw.authz.store.url_env)
+    problems.push("authz.store: kind postgres needs url, or url_env naming the environment variable that holds it");
   for (const [i, k] of raw.api_keys.entries()) {
     if (!(k.redaction_policy in raw.redaction.policies) && k.redaction_policy !== "default")
       problems.push(`api_keys.${i}.redaction_policy: unknown policy "${k.redaction_policy}"`);

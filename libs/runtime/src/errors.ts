@@ -10,7 +10,9 @@ export type ErrorKind =
   | "unauthenticated"
   | "permission_denied"
   | "not_found"
+  | "conflict"
   | "rate_limited"
+  | "payment_required"
   | "payload_too_large"
   | "upstream_error"
   | "unavailable"
@@ -27,8 +29,12 @@ const KINDS: Record<ErrorKind, KindInfo> = {
   unauthenticated: { code: Code.Unauthenticated, status: 401 },
   permission_denied: { code: Code.PermissionDenied, status: 403 },
   not_found: { code: Code.NotFound, status: 404 },
+  /** The thing to create exists already, or the change does not fit its state. */
+  conflict: { code: Code.AlreadyExists, status: 409 },
   payload_too_large: { code: Code.ResourceExhausted, status: 413 },
   rate_limited: { code: Code.ResourceExhausted, status: 429 },
+  /** A spent budget or token quota: retrying does not help until the period rolls over. */
+  payment_required: { code: Code.ResourceExhausted, status: 402 },
   upstream_error: { code: Code.Unavailable, status: 502 },
   unavailable: { code: Code.Unavailable, status: 503 },
   timeout: { code: Code.DeadlineExceeded, status: 504 },
@@ -41,6 +47,7 @@ const H_PARAM = "tessera-error-param";
 const H_CODE = "tessera-error-code";
 const H_RETRY = "retry-after";
 const H_STATUS = "tessera-error-status";
+const H_RATELIMIT = "x-ratelimit-";
 
 /** Details a surface may show the caller. */
 export interface ErrorDetails {
@@ -52,6 +59,8 @@ export interface ErrorDetails {
   retryAfterS?: number;
   /** An exact HTTP status when the kind's default is not precise enough (e.g. upstream 400). */
   status?: number;
+  /** Extra answer headers, e.g. x-ratelimit-* on a 429 (only x-ratelimit-* cross a hop). */
+  headers?: Record<string, string>;
 }
 
 /** A failure whose message is safe to show the caller. */
@@ -83,6 +92,7 @@ export class TesseraError extends Error {
     if (this.details.code) md.set(H_CODE, this.details.code);
     if (this.details.retryAfterS !== undefined) md.set(H_RETRY, String(this.details.retryAfterS));
     if (this.details.status !== undefined) md.set(H_STATUS, String(this.details.status));
+    for (const [k, v] of Object.entries(this.details.headers ?? {})) if (k.startsWith(H_RATELIMIT)) md.set(k, v);
     return new ConnectError(this.message, this.code, md, undefined, this);
   }
 }
@@ -92,6 +102,7 @@ const CODE_TO_KIND: Partial<Record<Code, ErrorKind>> = {
   [Code.Unauthenticated]: "unauthenticated",
   [Code.PermissionDenied]: "permission_denied",
   [Code.NotFound]: "not_found",
+  [Code.AlreadyExists]: "conflict",
   [Code.ResourceExhausted]: "rate_limited",
   [Code.Unavailable]: "unavailable",
   [Code.DeadlineExceeded]: "timeout",
@@ -120,6 +131,9 @@ export function toTesseraError(err: unknown): TesseraError {
     if (retry && Number.isFinite(Number(retry))) details.retryAfterS = Number(retry);
     const status = md.get(H_STATUS);
     if (status && Number.isFinite(Number(status))) details.status = Number(status);
+    md.forEach((v, k) => {
+      if (k.startsWith(H_RATELIMIT)) (details.headers ??= {})[k] = v;
+    });
     const message = kind === "internal" ? "internal error" : err.rawMessage;
     return new TesseraError(kind, message, details);
   }

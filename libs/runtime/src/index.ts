@@ -11,3 +11,5 @@ export * from "./binding.js";
 export * from "./ulid.js";
 export * from "./connect-fast.js";
 export * from "./json.js";
+export * from "./pricing.js";
+export * from "./ratelimit.js";

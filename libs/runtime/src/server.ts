@@ -3,6 +3,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { createConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createContextKey, createContextValues } from "@connectrpc/connect";
 import { create } from "@bufbuild/protobuf";
 import {
   Health,
@@ -55,6 +56,12 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  * protocol, and `rest` for everything else. The protocol is told from the first bytes of each
  * connection: the HTTP/2 preface goes to the HTTP/2 server, anything else to HTTP/1.1.
  */
+/** The caller's network address, in every Connect handler's context values. */
+export const REMOTE_ADDRESS = createContextKey<string>("", { description: "remote address" });
+
+/** The header ingress forwards a caller's address in to internal services (admin calls). */
+export const SOURCE_IP_HEADER = "tessera-source-ip";
+
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log;
   let serving = true;
@@ -78,6 +85,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       });
     },
     interceptors: [createServerTracingInterceptor(), createErrorInterceptor(log)],
+    contextValues: (req) => createContextValues().set(REMOTE_ADDRESS, req.socket.remoteAddress ?? ""),
     readMaxBytes: opts.readMaxBytes ?? 4 * 1024 * 1024,
   }) as unknown as NodeHandler;
 

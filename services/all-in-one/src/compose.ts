@@ -3,6 +3,7 @@ import { createKafkaConsumer, createKafkaPublisher, createMemoryEventBus } from 
 import type { UsageStore } from "@tessera/usage-store";
 import type { DescService } from "@bufbuild/protobuf";
 import { AuthzService } from "@tessera/gen/tessera/authz/v1/authz_pb";
+import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import {
@@ -56,7 +57,7 @@ function binding<S extends DescService>(built: BuiltService, service: S): Servic
  * names real engines.
  */
 export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne> {
-  const authz = await buildAuthz(cfg);
+  const authz = await buildAuthz(cfg, log.child({ component: "authz" }));
   const redaction = await buildRedaction(cfg);
   const router = await buildRouter(cfg, log.child({ component: "router" }));
   const { publisher, consumer } = eventBus(cfg, log);
@@ -64,6 +65,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
   const metering = createMetering({ consumer, store, log: log.child({ component: "metering" }) });
   const ingress = createIngress({
     authz: createDirectClient(binding(authz, AuthzService)),
+    admin: createDirectClient(binding(authz, AdminService)),
     redaction: createDirectClient(binding(redaction, RedactionService)),
     router: createDirectClient(binding(router, RouterService)),
     events: publisher,
@@ -93,6 +95,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
         await ingress.stop();
         await metering.stop();
         await router.stop();
+        await authz.stop();
       })();
       return stopping;
     },

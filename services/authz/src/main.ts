@@ -1,4 +1,4 @@
 import { runService } from "@tessera/runtime";
 import { build } from "./server.js";
 
-await runService("authz", (cfg) => build(cfg));
+await runService("authz", (cfg, log) => build(cfg, log));

@@ -8,7 +8,7 @@ import {
   GatewayService,
   ListModelsResponseSchema,
 } from "@tessera/gen/tessera/gateway/v1/gateway_pb";
-import { bind, TesseraError, type ServiceBinding } from "@tessera/runtime";
+import { bind, rateLimitHeaders, REMOTE_ADDRESS, TesseraError, type RateLimitInfo, type ServiceBinding } from "@tessera/runtime";
 import type { CallPipeline } from "./domain/call.js";
 import { credentialOf, routingHeaders } from "./rest/http.js";
 
@@ -19,6 +19,13 @@ function headersRecord(h: Headers): Record<string, string> {
   const x = h.get("x-api-key");
   if (x) out["x-api-key"] = x;
   return out;
+}
+
+/** Request id, deployment and x-ratelimit-* state in the call's response metadata. */
+function answerHeaders(h: Headers, r: { requestId: string; served: { deployment: string }; rateLimit?: RateLimitInfo | undefined }): void {
+  h.set("x-request-id", r.requestId);
+  h.set("x-tessera-deployment", r.served.deployment);
+  for (const [k, v] of Object.entries(rateLimitHeaders(r.rateLimit))) h.set(k, v);
 }
 
 /** Most inputs in one embeddings call, as OpenAI allows. */
@@ -55,9 +62,9 @@ export function gatewayService(deps: { pipeline: CallPipeline }): ServiceBinding
           surface: Surface.GRPC,
           signal: ctx.signal,
           headers: routingHeaders(ctx.requestHeader),
+          sourceIp: ctx.values.get(REMOTE_ADDRESS),
         });
-        ctx.responseHeader.set("x-request-id", r.requestId);
-        ctx.responseHeader.set("x-tessera-deployment", r.served.deployment);
+        answerHeaders(ctx.responseHeader, r);
         return create(ChatResponseSchema, { response: r.response, requestId: r.requestId, deployment: r.served.deployment });
       },
       async *chatStream(req, ctx) {
@@ -68,9 +75,9 @@ export function gatewayService(deps: { pipeline: CallPipeline }): ServiceBinding
           surface: Surface.GRPC,
           signal: ctx.signal,
           headers: routingHeaders(ctx.requestHeader),
+          sourceIp: ctx.values.get(REMOTE_ADDRESS),
         });
-        ctx.responseHeader.set("x-request-id", s.requestId);
-        ctx.responseHeader.set("x-tessera-deployment", s.served.deployment);
+        answerHeaders(ctx.responseHeader, s);
         for await (const chunk of s.chunks)
           yield create(ChatStreamResponseSchema, { chunk, requestId: s.requestId, deployment: s.served.deployment });
       },
@@ -82,13 +89,13 @@ export function gatewayService(deps: { pipeline: CallPipeline }): ServiceBinding
           surface: Surface.GRPC,
           signal: ctx.signal,
           headers: routingHeaders(ctx.requestHeader),
+          sourceIp: ctx.values.get(REMOTE_ADDRESS),
         });
-        ctx.responseHeader.set("x-request-id", r.requestId);
-        ctx.responseHeader.set("x-tessera-deployment", r.served.deployment);
+        answerHeaders(ctx.responseHeader, r);
         return create(EmbedResponseSchema, { response: r.response, requestId: r.requestId, deployment: r.served.deployment });
       },
       async listModels(_req, ctx) {
-        const models = await pipeline.listModels(credentialOf(headersRecord(ctx.requestHeader)), ctx.signal);
+        const models = await pipeline.listModels(credentialOf(headersRecord(ctx.requestHeader)), ctx.signal, ctx.values.get(REMOTE_ADDRESS));
         return create(ListModelsResponseSchema, { models: models.map((m) => ({ id: m.id, ownedBy: m.ownedBy })) });
       },
     });

@@ -1,5 +1,6 @@
 import type { Client } from "@connectrpc/connect";
 import { AuthzService } from "@tessera/gen/tessera/authz/v1/authz_pb";
+import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import type { EventPublisher } from "@tessera/events";
@@ -10,12 +11,16 @@ import { createCallPipeline } from "./domain/call.js";
 import { createAnthropicSurface } from "./rest/anthropic.js";
 import { createGeminiSurface } from "./rest/gemini.js";
 import { createOpenAISurface } from "./rest/openai.js";
+import { createAdminRest } from "./rest/admin.js";
 import { sendJson } from "./rest/http.js";
 import { gatewayService } from "./routes.js";
+import { adminForward } from "./admin-forward.js";
 
 /** Ingress's dependencies: typed clients of its peers (direct or over HTTP/2) and the event publisher. */
 export interface IngressDeps {
   authz: Client<typeof AuthzService>;
+  /** authz's admin API, served on the public port too. */
+  admin: Client<typeof AdminService>;
   redaction: Client<typeof RedactionService>;
   router: Client<typeof RouterService>;
   events: EventPublisher;
@@ -35,12 +40,14 @@ export function createIngress(deps: IngressDeps): BuiltService {
   const openai = createOpenAISurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   const anthropic = createAnthropicSurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   const gemini = createGeminiSurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
+  const admin = createAdminRest({ admin: deps.admin, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   return {
-    bindings: [gatewayService({ pipeline })],
+    bindings: [gatewayService({ pipeline }), adminForward(deps.admin)],
     rest: (req, res) => {
       if (openai(req, res)) return;
       if (anthropic(req, res)) return;
       if (gemini(req, res)) return;
+      if (admin(req, res)) return;
       const e = new TesseraError("not_found", `Unknown request URL: ${req.method} ${req.url}. See the README for the API.`, { code: "unknown_url" });
       sendJson(res, 404, errorToOpenAI(e));
     },
@@ -53,10 +60,12 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
   if (cfg.events.kind !== "kafka")
     throw new Error("ingress as its own process needs events.kind: kafka (the in-process queue only works all-in-one)");
   const authz = createMeshClient(AuthzService, meshUrl(cfg, "authz"));
+  const admin = createMeshClient(AdminService, meshUrl(cfg, "authz"));
   const redaction = createMeshClient(RedactionService, meshUrl(cfg, "redaction"));
   const router = createMeshClient(RouterService, meshUrl(cfg, "router"));
   const ingress = createIngress({
     authz,
+    admin,
     redaction,
     router,
     events: createKafkaPublisher({ brokers: cfg.events.brokers, topic: cfg.events.topic, clientId: "tessera-ingress", log }),
@@ -67,7 +76,7 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
     ...ingress,
     stop: async () => {
       await ingress.stop();
-      for (const c of [authz, redaction, router]) c.close();
+      for (const c of [authz, admin, redaction, router]) c.close();
     },
   };
 }

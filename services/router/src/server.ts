@@ -1,4 +1,4 @@
-import type { BuiltService, Config, Logger } from "@tessera/runtime";
+import { createPriceTable, type BuiltService, type Config, type Logger } from "@tessera/runtime";
 import { createAdapter } from "./providers/index.js";
 import { createRouterCore, type ModelEntry } from "./domain/router.js";
 import { createBreakers, createMemoryBreakerStore } from "./domain/breaker.js";
@@ -6,17 +6,12 @@ import { createLatencyTracker } from "./domain/strategies.js";
 import { createRedisBreakerStore } from "./adapters/breaker-redis.js";
 import { routerService } from "./routes.js";
 
-/** The price of a provider model: an entry for that provider first, then one for any provider. */
-function priceOf(cfg: Config, provider: string, model: string): { input: number; output: number } | undefined {
-  const p = cfg.prices.find((e) => e.model === model && e.provider === provider) ?? cfg.prices.find((e) => e.model === model && !e.provider);
-  return p && { input: p.input, output: p.output };
-}
-
 /**
  * Build the router: one adapter (and connection pool) per configured provider, made once;
  * circuit breakers shared through Redis when the configuration names one, else in memory.
  */
 export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
+  const prices = createPriceTable(cfg.prices);
   const adapters = new Map(cfg.providers.map((p) => [p.id, { kind: p.kind, adapter: createAdapter(p) }]));
   const models: ModelEntry[] = cfg.models.map((m) => ({
     name: m.name,
@@ -33,7 +28,7 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
         adapter: a.adapter,
         weight: d.weight,
         supports: d.supports,
-        price: priceOf(cfg, d.provider, d.model),
+        price: prices.price(d.provider, d.model),
       };
     }),
   }));

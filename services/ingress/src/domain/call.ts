@@ -1,12 +1,12 @@
 import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import type { AuthzService, Principal } from "@tessera/gen/tessera/authz/v1/authz_pb";
+import { Action, type AuthzService, type Principal, type RateLimitState } from "@tessera/gen/tessera/authz/v1/authz_pb";
 import type { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { ServedSchema, type RouterService, type Served } from "@tessera/gen/tessera/router/v1/router_pb";
 import { ChatRequestSchema, Role, type ChatChunk, type ChatRequest, type ChatResponse, type EmbedRequest, type EmbedResponse, type Usage } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { RedactionCountSchema, RequestEventSchema, type RequestEvent, type Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import type { EventPublisher } from "@tessera/events";
-import { toTesseraError, ulid, type Logger, type TesseraError } from "@tessera/runtime";
+import { toTesseraError, ulid, type Logger, type RateLimitInfo, type TesseraError } from "@tessera/runtime";
 
 /** What ingress needs: typed clients of the other services (in-process or over HTTP/2). */
 export interface CallDeps {
@@ -26,6 +26,8 @@ export interface CallInput {
   signal: AbortSignal;
   /** The caller's x-… headers, for conditional routes. */
   headers?: Record<string, string>;
+  /** The caller's network address (for the failed-authentication limit). */
+  sourceIp?: string;
 }
 
 /** One embeddings call as a surface hands it over. */
@@ -38,6 +40,8 @@ export interface EmbedResult {
   requestId: string;
   response: EmbedResponse;
   served: Served;
+  /** The rate limits that applied, for the x-ratelimit-* headers. */
+  rateLimit?: RateLimitInfo | undefined;
 }
 
 /** A finished unary call. */
@@ -45,17 +49,52 @@ export interface ChatResult {
   requestId: string;
   response: ChatResponse;
   served: Served;
+  rateLimit?: RateLimitInfo | undefined;
 }
 
 /** A started stream: the first chunk has arrived (so routing succeeded). */
 export interface StreamResult {
   requestId: string;
   served: Served;
+  rateLimit?: RateLimitInfo | undefined;
   /** Every chunk, the first included. Consuming it to the end publishes the event. */
   chunks: AsyncGenerator<ChatChunk>;
 }
 
 const now = () => performance.now();
+
+/** A rough token count of some text (4 characters a token), for limits and budget estimates. */
+const tokensOf = (chars: number) => Math.ceil(chars / 4);
+
+/** Characters of text in a chat request's messages. */
+function promptChars(r: ChatRequest): number {
+  let n = 0;
+  for (const m of r.messages) {
+    n += m.content.length;
+    for (const p of m.parts) if (p.part.case === "text") n += p.part.value.length;
+    for (const t of m.toolCalls) n += t.function?.arguments.length ?? 0;
+  }
+  return n;
+}
+
+function rateLimitOf(s: RateLimitState | undefined): RateLimitInfo | undefined {
+  if (!s) return undefined;
+  return {
+    limitRequests: s.limitRequests,
+    remainingRequests: s.remainingRequests,
+    resetRequestsMs: s.resetRequestsMs,
+    limitTokens: Number(s.limitTokens),
+    remainingTokens: Number(s.remainingTokens),
+    resetTokensMs: s.resetTokensMs,
+  };
+}
+
+/** What authz granted a call: who, and what to settle afterwards. */
+interface Grant {
+  principal: Principal;
+  reservation: string;
+  rateLimit?: RateLimitInfo | undefined;
+}
 
 /**
  * The orchestration of one call: authz → redaction → router, then one RequestEvent. Every
@@ -75,15 +114,35 @@ export function createCallPipeline(deps: CallDeps) {
   }
 
   /** Authorize a call to a model; fills the event's principal and authz time. */
-  async function authorize(input: CallInput | EmbedInput, ev: RequestEvent, t0: number): Promise<Principal> {
+  async function authorize(input: CallInput | EmbedInput, ev: RequestEvent, t0: number, action: Action, inputTokens: number, maxOutputTokens: number): Promise<Grant> {
     const auth = await deps.authz.authorize(
-      { credential: input.credential, model: input.request.model, requestId: ev.requestId },
+      {
+        credential: input.credential,
+        model: input.request.model,
+        requestId: ev.requestId,
+        action,
+        estimatedInputTokens: inputTokens,
+        maxOutputTokens,
+        sourceIp: input.sourceIp ?? "",
+      },
       { signal: input.signal },
     );
     const principal = auth.principal!;
     setPrincipal(ev, principal);
     ev.latency!.authzMs = now() - t0;
-    return principal;
+    return { principal, reservation: auth.reservationId, rateLimit: rateLimitOf(auth.rateLimit) };
+  }
+
+  /**
+   * Settle the call's reservation with its actual usage, off the answer's path: a failure is
+   * logged (the reservation then expires by itself).
+   */
+  function settle(grant: Grant | undefined, ev: RequestEvent, served: Served | undefined, usage: Usage | undefined): void {
+    if (!grant?.reservation) return;
+    const providerId = served?.deployment.split("/")[0] ?? "";
+    deps.authz
+      .settle({ reservationId: grant.reservation, usage, provider: providerId, providerModel: served?.providerModel ?? "" })
+      .catch((err: unknown) => deps.log.warn({ err: toTesseraError(err).message, requestId: ev.requestId }, "could not settle a call's budget reservation"));
   }
 
   function setPrincipal(ev: RequestEvent, p: Principal | undefined) {
@@ -115,8 +174,10 @@ export function createCallPipeline(deps: CallDeps) {
   }
 
   /** authz then redaction; fills the event's principal, timings and redaction counts. */
-  async function prepare(input: CallInput, ev: RequestEvent, t0: number): Promise<{ request: ChatRequest; principal: Principal }> {
-    const principal = await authorize(input, ev, t0);
+  async function prepare(input: CallInput, ev: RequestEvent, t0: number, grant: { g?: Grant }): Promise<{ request: ChatRequest; principal: Principal }> {
+    const g = await authorize(input, ev, t0, Action.CHAT, tokensOf(promptChars(input.request)), input.request.maxTokens ?? 0);
+    grant.g = g;
+    const principal = g.principal;
     const t1 = now();
     const red = await deps.redaction.redact(
       { request: input.request, policy: principal.redactionPolicy, tenantId: principal.tenantId },
@@ -137,23 +198,29 @@ export function createCallPipeline(deps: CallDeps) {
       const t0 = now();
       const requestId = ulid();
       const ev = event(input, requestId, Date.now(), false);
+      const grant: { g?: Grant } = {};
+      let served: Served | undefined;
+      let usage: Usage | undefined;
       try {
-        const { request, principal } = await prepare(input, ev, t0);
+        const { request, principal } = await prepare(input, ev, t0, grant);
         const t2 = now();
         const routed = await deps.router.route({ request, requestId, tenantId: principal.tenantId, headers: input.headers ?? {} }, { signal: input.signal });
         ev.latency!.routerMs = now() - t2;
         const response = routed.response!;
+        served = routed.served;
+        usage = response.usage;
         setServed(ev, routed.served);
         setUsage(ev, response.usage);
         ev.modelServed = response.model;
         ev.finishReason = response.choices[0]?.finishReason ?? "";
         ev.statusCode = 200;
-        return { requestId, response, served: routed.served! };
+        return { requestId, response, served: routed.served!, rateLimit: grant.g?.rateLimit };
       } catch (err) {
         const e = toTesseraError(err);
         fail(ev, e);
         throw e;
       } finally {
+        settle(grant.g, ev, served, usage);
         publish(ev, t0);
       }
     },
@@ -165,8 +232,9 @@ export function createCallPipeline(deps: CallDeps) {
       let it: AsyncIterator<{ chunk?: ChatChunk; served?: Served }>;
       let first: IteratorResult<{ chunk?: ChatChunk; served?: Served }>;
       let t2 = 0;
+      const grant: { g?: Grant } = {};
       try {
-        const { request, principal } = await prepare(input, ev, t0);
+        const { request, principal } = await prepare(input, ev, t0, grant);
         t2 = now();
         it = deps.router
           .routeStream({ request, requestId, tenantId: principal.tenantId, headers: input.headers ?? {} }, { signal: input.signal })
@@ -176,10 +244,12 @@ export function createCallPipeline(deps: CallDeps) {
       } catch (err) {
         const e = toTesseraError(err);
         fail(ev, e);
+        settle(grant.g, ev, undefined, undefined);
         publish(ev, t0);
         throw e;
       }
       const served = first.done ? undefined : first.value.served;
+      let usage: Usage | undefined;
       setServed(ev, served);
       async function* chunks(): AsyncGenerator<ChatChunk> {
         try {
@@ -188,7 +258,10 @@ export function createCallPipeline(deps: CallDeps) {
             const c = r.value.chunk;
             if (c) {
               if (c.model) ev.modelServed = c.model;
-              if (c.usage) setUsage(ev, c.usage);
+              if (c.usage) {
+                usage = c.usage;
+                setUsage(ev, c.usage);
+              }
               const fr = c.choices[0]?.finishReason;
               if (fr) ev.finishReason = fr;
               yield c;
@@ -208,10 +281,11 @@ export function createCallPipeline(deps: CallDeps) {
             await it.return?.();
           }
           ev.latency!.routerMs = now() - t2;
+          settle(grant.g, ev, served, usage);
           publish(ev, t0);
         }
       }
-      return { requestId, served: served ?? create(ServedSchema), chunks: chunks() };
+      return { requestId, served: served ?? create(ServedSchema), rateLimit: grant.g?.rateLimit, chunks: chunks() };
     },
 
     /**
@@ -222,8 +296,12 @@ export function createCallPipeline(deps: CallDeps) {
       const t0 = now();
       const requestId = ulid();
       const ev = event(input, requestId, Date.now(), false);
+      let grant: Grant | undefined;
+      let served: Served | undefined;
+      let usage: Usage | undefined;
       try {
-        const principal = await authorize(input, ev, t0);
+        grant = await authorize(input, ev, t0, Action.EMBED, tokensOf(input.request.input.reduce((n, t) => n + t.length, 0)), 0);
+        const principal = grant.principal;
         const t1 = now();
         const red = await deps.redaction.redact(
           {
@@ -243,30 +321,32 @@ export function createCallPipeline(deps: CallDeps) {
         );
         ev.latency!.routerMs = now() - t2;
         const response = routed.response!;
+        served = routed.served;
+        usage = response.usage;
         setServed(ev, routed.served);
         setUsage(ev, response.usage);
         ev.modelServed = response.model;
         ev.statusCode = 200;
-        return { requestId, response, served: routed.served! };
+        return { requestId, response, served: routed.served!, rateLimit: grant.rateLimit };
       } catch (err) {
         const e = toTesseraError(err);
         fail(ev, e);
         throw e;
       } finally {
+        settle(grant, ev, served, usage);
         publish(ev, t0);
       }
     },
 
-    async listModels(credential: string, signal: AbortSignal) {
-      try {
-        await deps.authz.authorize({ credential, model: "" }, { signal });
-      } catch (err) {
-        const e = toTesseraError(err);
-        // A key restricted to some models may still list them; only a bad key is refused.
-        if (e.kind !== "permission_denied") throw e;
-      }
+    /** The models the caller may use: the router's catalogue filtered by authz. */
+    async listModels(credential: string, signal: AbortSignal, sourceIp = "") {
       const res = await deps.router.listModels({}, { signal });
-      return res.models;
+      const auth = await deps.authz.authorize(
+        { credential, action: Action.LIST_MODELS, sourceIp, candidateModels: res.models.map((m) => m.id) },
+        { signal },
+      );
+      const allowed = new Set(auth.allowedModels);
+      return res.models.filter((m) => allowed.has(m.id));
     },
   };
 }

@@ -3,7 +3,7 @@ import type { ChatChunk, ChatRequest, ChatResponse } from "@tessera/gen/tessera/
 import type { Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import { toTesseraError, type Logger, type TesseraError } from "@tessera/runtime";
 import type { CallPipeline } from "../domain/call.js";
-import { clientGone, credentialOf, errorHeaders, readJson, routingHeaders, sendJson, servedHeaders, writeStream, type Req, type Res } from "./http.js";
+import { clientGone, credentialOf, errorHeaders, readJson, routingHeaders, sendJson, servedHeaders, sourceOf, writeStream, type Req, type Res } from "./http.js";
 
 /** How one stream is written in a surface's SSE dialect. */
 export interface StreamWriter {
@@ -66,11 +66,11 @@ export function createChatEndpoint(format: ChatFormat, opts: { pipeline: CallPip
       if (toTesseraError(err).kind === "payload_too_large") (res as http.ServerResponse).shouldKeepAlive = false;
       return fail(res, err);
     }
-    const input = { credential: format.credential ? format.credential(req) : credentialOf(req.headers), request: parsed.request, surface: format.surface, signal, headers: routingHeaders(Object.entries(req.headers)) };
+    const input = { credential: format.credential ? format.credential(req) : credentialOf(req.headers), request: parsed.request, surface: format.surface, signal, headers: routingHeaders(Object.entries(req.headers)), sourceIp: sourceOf(req) };
     if (!parsed.stream) {
       try {
         const r = await pipeline.chat(input);
-        sendJson(res, 200, format.response(r.response), servedHeaders(r.requestId, r.served));
+        sendJson(res, 200, format.response(r.response), servedHeaders(r));
       } catch (err) {
         fail(res, err);
       }
@@ -86,7 +86,7 @@ export function createChatEndpoint(format: ChatFormat, opts: { pipeline: CallPip
     (res as http.ServerResponse).writeHead(200, {
       "content-type": writer.contentType ?? "text/event-stream",
       "cache-control": "no-cache",
-      ...servedHeaders(started.requestId, started.served),
+      ...servedHeaders(started),
     });
     try {
       for await (const c of started.chunks) {

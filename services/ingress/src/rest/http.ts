@@ -1,6 +1,6 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import { TesseraError } from "@tessera/runtime";
+import { rateLimitHeaders, TesseraError, type RateLimitInfo } from "@tessera/runtime";
 
 export type Req = http.IncomingMessage | http2.Http2ServerRequest;
 export type Res = http.ServerResponse | http2.Http2ServerResponse;
@@ -109,12 +109,23 @@ export async function writeStream(res: Res, data: string): Promise<void> {
 
 /** Retry-After for errors that carry one. */
 export function errorHeaders(e: TesseraError): Record<string, string> {
-  return e.details.retryAfterS !== undefined ? { "retry-after": String(e.details.retryAfterS) } : {};
+  const h: Record<string, string> = { ...e.details.headers };
+  if (e.details.retryAfterS !== undefined) h["retry-after"] = String(e.details.retryAfterS);
+  return h;
 }
 
-/** The headers every answer carries: Tessera's request id and where the call was served. */
-export function servedHeaders(requestId: string, served: { deployment: string; provider: string }): Record<string, string> {
-  return { "x-request-id": requestId, "x-tessera-deployment": served.deployment, "x-tessera-provider": served.provider };
+/**
+ * The headers every answer carries: Tessera's request id, where the call was served, and the
+ * x-ratelimit-* state when a rate limit applied.
+ */
+export function servedHeaders(r: { requestId: string; served: { deployment: string; provider: string }; rateLimit?: RateLimitInfo | undefined }): Record<string, string> {
+  const h: Record<string, string> = { "x-request-id": r.requestId, "x-tessera-deployment": r.served.deployment, "x-tessera-provider": r.served.provider };
+  return r.rateLimit ? Object.assign(h, rateLimitHeaders(r.rateLimit)) : h;
+}
+
+/** The caller's network address (the failed-authentication limit counts per address). */
+export function sourceOf(req: Req): string {
+  return req.socket?.remoteAddress ?? "";
 }
 
 /** An abort signal that fires when the client goes away before the answer is complete. */

@@ -3,7 +3,7 @@ import { chunkToOpenAI, embedResponseToOpenAI, errorToOpenAI, parseOpenAIChatReq
 import { TesseraError, withServerSpan, type Logger } from "@tessera/runtime";
 import type { CallPipeline } from "../domain/call.js";
 import { createChatEndpoint, sendFormatError, type ChatFormat } from "./chat-endpoint.js";
-import { clientGone, credentialOf, readJson, routingHeaders, sendJson, servedHeaders, type Req, type Res } from "./http.js";
+import { clientGone, credentialOf, readJson, routingHeaders, sendJson, servedHeaders, sourceOf, type Req, type Res } from "./http.js";
 
 /** Options of the OpenAI-compatible REST surface. */
 export interface OpenAISurfaceOptions {
@@ -51,7 +51,7 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
 
   async function models(req: Req, res: Res) {
     try {
-      const list = await pipeline.listModels(credentialOf(req.headers), clientGone(res));
+      const list = await pipeline.listModels(credentialOf(req.headers), clientGone(res), sourceOf(req));
       sendJson(res, 200, {
         object: "list",
         data: list.map((m) => ({ id: m.id, object: "model", created: 0, owned_by: m.ownedBy })),
@@ -76,8 +76,9 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
         surface: Surface.OPENAI,
         signal: clientGone(res),
         headers: routingHeaders(Object.entries(req.headers)),
+        sourceIp: sourceOf(req),
       });
-      sendJson(res, 200, embedResponseToOpenAI(r.response, parsed.encodingFormat, parsed.request.model), servedHeaders(r.requestId, r.served));
+      sendJson(res, 200, embedResponseToOpenAI(r.response, parsed.encodingFormat, parsed.request.model), servedHeaders(r));
     } catch (err) {
       sendFormatError(res, OPENAI, log, err);
     }
