@@ -221,7 +221,8 @@ const gatewayEndpoint = (origin: string): Endpoint => ({
 async function runAllInOne(fakeUrl: string, direct: TargetFigures): Promise<TargetFigures> {
   const port = await freePort();
   const cfg = path.join(tmp, "all-in-one.yaml");
-  writeFileSync(cfg, gatewayYaml(fakeUrl, port, "events: { kind: memory }\nusage_store: { kind: embedded }\n"));
+  // A fresh authz store: PGlite starts only once the admin API writes (see docs/benchmark.md).
+  writeFileSync(cfg, gatewayYaml(fakeUrl, port, `events: { kind: memory }\nusage_store: { kind: embedded }\nauthz: { store: { kind: pglite, path: "${path.join(tmp, "authz")}" } }\n`));
   say(`all-in-one: starting services/all-in-one/src/main.ts on 127.0.0.1:${port}…`);
   const c = spawnTs("all-in-one", "services/all-in-one/src/main.ts", {
     env: { ...BENCH_ENV, TESSERA_CONFIG: cfg, TESSERA_PORT: String(port) },
@@ -269,6 +270,10 @@ async function runMesh(fakeUrl: string, direct: TargetFigures): Promise<TargetFi
   const extra = [
     `events: { kind: kafka, brokers: [${brokers.map((b) => `"${b}"`).join(", ")}], topic: tessera.bench.requests.v1, group_id: tessera-bench-metering }`,
     `usage_store: { kind: clickhouse, url: "${chUrl}", database: tessera_bench }`,
+    // authz as in production: Postgres (when scripts/infra runs it) for keys, limits and budgets.
+    process.env["TESSERA_TEST_POSTGRES_URL"]
+      ? "authz: { store: { kind: postgres, url_env: TESSERA_TEST_POSTGRES_URL } }"
+      : `authz: { store: { kind: pglite, path: "${path.join(tmp, "authz-mesh")}" } }`,
     "mesh:",
     ...MESH_SERVICES.map((s) => `  ${s.key}: { listen: { host: 127.0.0.1, port: ${ports[s.key]} } }`),
     "",
