@@ -126,6 +126,18 @@ mesh:
     const [one, two] = await Promise.all([burst(openai(ingressUrl, k.secret), "demo", 12), burst(openai(ingressUrl, t.a.dev), "demo", 12)]);
     assert.equal((one.get(200) ?? 0) + (two.get(200) ?? 0), 6, JSON.stringify([[...one], [...two]]));
     assert.equal((await burst(openai(ingressUrl, t.b.dev), "demo", 8)).get(200), 8, "tenant B is not limited by tenant A's team");
+    // A token quota on tenant B, reserved and settled through Redis: parallel calls never pass it.
+    await adminClient(ingressUrl, t.b.admin).setBudget({ budget: { tenantId: t.b.id, id: "daily-tokens", scope: "tenant", scopeId: t.b.id, period: "day", tokenQuota: 100n } });
+    const quota = await burst(openai(ingressUrl, t.b.dev), "demo", 12, 16);
+    // Each call reserves 1 prompt + 16 output tokens, so at least 5 fit even all in flight at once.
+    assert.ok((quota.get(200) ?? 0) >= 5, JSON.stringify([...quota]));
+    await new Promise((r) => setTimeout(r, 300));
+    const spent = (await adminClient(ingressUrl, t.b.admin).listBudgets({ tenantId: t.b.id })).budgets[0]!;
+    assert.ok(spent.tokensUsed > 0n && spent.tokensUsed <= 100n, `tokens used ${spent.tokensUsed}`);
+    // Whatever was used, a call that may use 1 + 99 tokens no longer fits.
+    const err = await openai(ingressUrl, t.b.dev).chat.completions.create({ model: "demo", max_tokens: 99, messages: [{ role: "user", content: "hi" }] }).catch((e: unknown) => e);
+    assert.ok(err instanceof OpenAI.APIError && err.status === 402, String(err));
+    assert.equal(err.code, "token_quota_exceeded");
     await adminClient(ingressUrl, t.b.admin).revokeKey({ tenantId: t.b.id, id: t.b.devKeyId });
     const t0 = Date.now();
     let status = 200;

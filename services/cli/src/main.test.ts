@@ -1,8 +1,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
-import { create, toJson, type Message } from "@bufbuild/protobuf";
-import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { create, type Message } from "@bufbuild/protobuf";
 import {
   AdminService,
   ApiKeySchema,
@@ -11,42 +10,17 @@ import {
   RotateKeyResponseSchema,
 } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import { bind, startServer, TesseraError, type RunningServer } from "@tessera/runtime";
+import { recordAdminCalls } from "../../../tests/helpers/admin-recorder.js";
 import { memoryLogger } from "../../../tests/helpers/log.js";
 import { run } from "./main.js";
 
-/** One call the recording implementation saw. */
-interface Seen {
-  rpc: string;
-  /** The request as proto JSON with snake_case names, implicit fields left out. */
-  req: Record<string, unknown>;
-  authorization: string | null;
-}
-
-const seen: Seen[] = [];
-/** The one call the last command made (a function, so assertions do not narrow it). */
-const last = (): Seen => seen[0]!;
-/** Per-RPC answers or failures; an RPC without one answers its empty response. */
-const answers = new Map<string, Message | Error>();
-
-/** Every AdminService method: record the call, then answer from `answers`. */
-function recordingImpl(): ServiceImpl<typeof AdminService> {
-  const impl: Record<string, (req: Message, ctx: HandlerContext) => Promise<Message>> = {};
-  for (const m of AdminService.methods) {
-    impl[m.localName] = async (req, ctx) => {
-      seen.push({ rpc: m.localName, req: toJson(m.input, req, { useProtoFieldName: true }) as Record<string, unknown>, authorization: ctx.requestHeader.get("authorization") });
-      const a = answers.get(m.localName);
-      if (a instanceof Error) throw a;
-      return a ?? create(m.output);
-    };
-  }
-  return impl as unknown as ServiceImpl<typeof AdminService>;
-}
+const { impl, seen, last, answering } = recordAdminCalls();
 
 const TOKEN = "tsk_operator_secret_42";
 let server: RunningServer;
 
 before(async () => {
-  server = await startServer({ name: "admin-test", host: "127.0.0.1", port: 0, bindings: [bind(AdminService, recordingImpl())], log: memoryLogger("admin-test").log });
+  server = await startServer({ name: "admin-test", host: "127.0.0.1", port: 0, bindings: [bind(AdminService, impl)], log: memoryLogger("admin-test").log });
 });
 
 after(() => server.close());
@@ -66,13 +40,8 @@ async function tessera(argv: string[], env: Record<string, string | undefined> =
 }
 
 /** Run with an answer set for one RPC, then take it away. */
-async function withAnswer(rpc: string, answer: Message | Error, argv: string[], env?: Record<string, string | undefined>) {
-  answers.set(rpc, answer);
-  try {
-    return await tessera(argv, env);
-  } finally {
-    answers.delete(rpc);
-  }
+function withAnswer(rpc: string, answer: Message | Error, argv: string[], env?: Record<string, string | undefined>) {
+  return answering(rpc, answer, () => tessera(argv, env));
 }
 
 const T = ["--tenant", "acme"];

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import type { PGlite, Transaction } from "@electric-sql/pglite";
 import type { AuthzStore } from "../domain/store.js";
-import { createSqlStore, migrate, type SqlClient } from "./sql-store.js";
+import { openMigratedStore, type SqlClient } from "./sql-store.js";
 
 /** Options for {@link openPgliteStore}. */
 export interface PgliteStoreOptions {
@@ -16,14 +16,7 @@ export interface PgliteStoreOptions {
  * with the same SQL and migrations as the Postgres store. Migrates before returning.
  */
 export async function openPgliteStore(opts: PgliteStoreOptions): Promise<AuthzStore> {
-  const db = await openPgliteClient(opts.path);
-  try {
-    await migrate(db, opts.log);
-  } catch (err) {
-    await db.close().catch(() => undefined);
-    throw err;
-  }
-  return createSqlStore(db);
+  return openMigratedStore(await openPgliteClient(opts.path), opts.log);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { AuthzStore } from "../domain/store.js";
-import { createSqlStore, migrate, type SqlClient } from "./sql-store.js";
+import { openMigratedStore, type SqlClient } from "./sql-store.js";
 
 /** Options for {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -16,14 +16,7 @@ export interface PostgresStoreOptions {
  * migrates (serialised across replicas by an advisory lock) before returning.
  */
 export async function openPostgresStore(opts: PostgresStoreOptions): Promise<AuthzStore> {
-  const db = await openPostgresClient(opts);
-  try {
-    await migrate(db, opts.log);
-  } catch (err) {
-    await db.close().catch(() => undefined);
-    throw err;
-  }
-  return createSqlStore(db);
+  return openMigratedStore(await openPostgresClient(opts), opts.log);
 }
 
 /**

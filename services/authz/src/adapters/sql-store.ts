@@ -79,6 +79,20 @@ function checkOrder(migrations: readonly Migration[]): void {
 }
 
 /**
+ * The authz store over `db`, once `migrate` has applied its pending migrations. When migrating
+ * fails, closes `db` (a failure to close is ignored) and rethrows the migration's error.
+ */
+export async function openMigratedStore(db: SqlClient, log?: (line: string) => void): Promise<AuthzStore> {
+  try {
+    await migrate(db, log);
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+  return createSqlStore(db);
+}
+
+/**
  * The authz store over any {@link SqlClient}. Lists are ordered by id (limits by scope and
  * scope id); `limitsFor`/`budgetsFor` return rows in the order of the scopes asked.
  */

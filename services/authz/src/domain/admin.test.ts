@@ -1,72 +1,40 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
-import { sha256Hex, TesseraError } from "@tessera/runtime";
-import { memoryLogger } from "../../../../tests/helpers/log.js";
-import { openPgliteStore } from "../adapters/pglite-store.js";
-import { createAdmin } from "./admin.js";
+import { describe, it } from "node:test";
+import { sha256Hex } from "@tessera/runtime";
 import { currentPeriod, ledgerKeys, LEDGER_GRACE_MS, toMicros } from "./budget-period.js";
-import { createIdentityResolver, type Identity } from "./identity.js";
-import { createMemoryLimiter } from "./limiter-memory.js";
-import type { AuthzStore, BudgetRow } from "./store.js";
+import type { Identity } from "./identity.js";
+import type { BudgetRow } from "./store.js";
+import { authzFixture, noKeyLists, refused } from "./test-support.js";
 
 const OPERATOR_TOKEN = "op-admin-test-token";
 const T0 = Date.UTC(2025, 5, 10, 12, 0, 10);
 let clock = T0;
 const now = () => clock;
 
-let store: AuthzStore;
-
-before(async () => {
-  store = await openPgliteStore({ path: "" });
-});
-
-after(async () => {
-  await store.close();
-});
+const fx = authzFixture({ operatorToken: OPERATOR_TOKEN, now, logName: "admin-test" });
 
 /** An admin over the shared store with its own limiter and identity resolver; counts changes. */
 function env() {
-  const { log } = memoryLogger("admin-test");
-  const limiter = createMemoryLimiter();
-  const identities = createIdentityResolver({ store, limiter, staticKeys: [], operatorTokenHash: sha256Hex(OPERATOR_TOKEN), cacheMs: 10_000, maxFailedAuthPerMinute: 0, log, now });
+  const { identities, limiter, log } = fx.resolver();
   const changes = { n: 0 };
-  const admin = createAdmin({
-    store,
+  const admin = fx.admin({
     identities,
     limiter,
-    redactionPolicies: new Set(["strict"]),
     onChange: () => {
       changes.n++;
       identities.invalidate();
     },
     log,
-    now,
   });
   return { admin, identities, limiter, changes };
 }
 type Env = ReturnType<typeof env>;
-
-/** The TesseraError `p` rejects with, checked for kind, code and status. */
-async function refused(p: Promise<unknown>, kind: string, code: string, status: number): Promise<TesseraError> {
-  let caught: unknown;
-  await assert.rejects(p, (err: unknown) => {
-    caught = err;
-    return true;
-  });
-  assert.ok(caught instanceof TesseraError, `expected a TesseraError, got ${String(caught)}`);
-  assert.equal(caught.kind, kind, caught.message);
-  assert.equal(caught.details.code, code, caught.message);
-  assert.equal(caught.status, status);
-  return caught;
-}
 
 /** A 400 naming `param`. */
 async function invalidParam(p: Promise<unknown>, param: string): Promise<void> {
   const err = await refused(p, "invalid_request", "invalid_field", 400);
   assert.equal(err.details.param, param, err.message);
 }
-
-const noKeyLists = { modelsAllow: [], modelsDeny: [], promptsAllow: [], redactionPolicy: "", ttlSeconds: 0 };
 
 let tenantN = 0;
 const newId = (p: string) => `${p}-${++tenantN}-${Math.random().toString(36).slice(2, 6)}`;
@@ -88,7 +56,7 @@ async function setUp(e: Env) {
   return { id, op, admin, dev, viewer };
 }
 
-const count = async (tenantId?: string) => (await store.listAudit({ ...(tenantId !== undefined ? { tenantId } : {}), limit: 1000 })).length;
+const count = async (tenantId?: string) => (await fx.store.listAudit({ ...(tenantId !== undefined ? { tenantId } : {}), limit: 1000 })).length;
 
 describe("admin", () => {
   describe("tenants", () => {
@@ -101,7 +69,7 @@ describe("admin", () => {
       assert.equal(row.name, "Acme");
       assert.ok(row.createdAt instanceof Date);
       assert.ok((await e.admin.listTenants(op)).some((t) => t.id === id));
-      const [entry] = await store.listAudit({ tenantId: id, limit: 10 });
+      const [entry] = await fx.store.listAudit({ tenantId: id, limit: 10 });
       assert.equal(entry?.action, "tenant.create");
       assert.equal(entry?.actor, "operator");
       assert.equal(entry?.target, `tenant:${id}`);
@@ -147,7 +115,7 @@ describe("admin", () => {
       const decided = await e.admin.decideSubscription(a, t.id, sub.id, "approved", "fine");
       assert.equal(decided.status, "approved");
       assert.equal(decided.decidedBy, `key:${t.admin.key.id}`);
-      assert.ok(await store.isSubscribed(t.id, "ml", "model", "o1-preview"));
+      assert.ok(await fx.store.isSubscribed(t.id, "ml", "model", "o1-preview"));
       await e.admin.deleteLimit(a, t.id, "user", "carol");
       assert.deepEqual(await e.admin.listLimits(a, t.id), []);
       await e.admin.deleteBudget(a, t.id, budget.id);
@@ -186,7 +154,7 @@ describe("admin", () => {
       for (const attempt of attempts) await refused(attempt(), "permission_denied", "other_tenant", 403);
       // Nothing happened in the other tenant.
       assert.equal((await e.identities.resolve(other.dev.secret, "")).keyId, other.dev.key.id);
-      assert.deepEqual((await store.listTeams(o)).map((x) => x.id), ["core", "lab"]);
+      assert.deepEqual((await fx.store.listTeams(o)).map((x) => x.id), ["core", "lab"]);
       // Its own scope cannot point at the other tenant's key either.
       await refused(e.admin.setLimit(a, { tenantId: t.id, scope: "key", scopeId: other.dev.key.id, requestsPerMinute: 1, tokensPerMinute: 0 }), "not_found", "not_found", 404);
     });
@@ -214,7 +182,7 @@ describe("admin", () => {
       await refused(e.admin.createKey(d, { tenantId: t.id, teamId: "core", userId: "", name: "", roles: ["admin"], ...noKeyLists }), "permission_denied", "role_not_allowed", 403);
       await refused(e.admin.setLimit(d, { tenantId: t.id, scope: "key", scopeId: t.dev.key.id, requestsPerMinute: 0, tokensPerMinute: 0 }), "permission_denied", "role_not_allowed", 403);
       await refused(e.admin.listAudit(d, { tenantId: "", limit: 10, beforeId: "" }), "permission_denied", "role_not_allowed", 403);
-      assert.equal((await store.listSubscriptions(t.id)).length, 1);
+      assert.equal((await fx.store.listSubscriptions(t.id)).length, 1);
     });
 
     it("a viewer may only list", async () => {
@@ -401,8 +369,8 @@ describe("admin", () => {
       ];
       for (const [attempt, param] of cases) await invalidParam(attempt(), param);
       assert.equal(await count(), before, "no audit entry for an invalid change");
-      assert.deepEqual((await store.listUsers(t.id)).map((u) => u.id), []);
-      assert.deepEqual(await store.listBudgets(t.id), []);
+      assert.deepEqual((await fx.store.listUsers(t.id)).map((u) => u.id), []);
+      assert.deepEqual(await fx.store.listBudgets(t.id), []);
     });
 
     it("a change that fails inside its transaction leaves no row and no audit entry", async () => {
@@ -418,10 +386,10 @@ describe("admin", () => {
       await refused(e.admin.requestSubscription(t.admin.who, { tenantId: t.id, teamId: "ghost", resourceKind: "model", resource: "m", note: "" }), "not_found", "not_found", 404);
       assert.equal(await count(t.id), before);
       assert.equal(e.changes.n, changes);
-      assert.equal(await store.getUser(t.id, "erin"), undefined);
-      assert.deepEqual(await store.listLimits(t.id), []);
-      assert.deepEqual(await store.listBudgets(t.id), []);
-      assert.deepEqual(await store.listSubscriptions(t.id), []);
+      assert.equal(await fx.store.getUser(t.id, "erin"), undefined);
+      assert.deepEqual(await fx.store.listLimits(t.id), []);
+      assert.deepEqual(await fx.store.listBudgets(t.id), []);
+      assert.deepEqual(await fx.store.listSubscriptions(t.id), []);
     });
   });
 
@@ -500,7 +468,7 @@ describe("admin", () => {
       }
       assert.deepEqual(entries.find((x) => x.action === "limit.set")?.details, { requestsPerMinute: 5, tokensPerMinute: 500 });
       assert.deepEqual(entries.find((x) => x.action === "key.rotate")?.details, { overlapSeconds: 60 });
-      const serialized = JSON.stringify(await store.listAudit({ limit: 1000 }));
+      const serialized = JSON.stringify(await fx.store.listAudit({ limit: 1000 }));
       for (const s of [k.secret, r.secret, t.admin.secret, t.dev.secret, t.viewer.secret, OPERATOR_TOKEN]) {
         assert.ok(!serialized.includes(s), "the audit log holds a secret");
         assert.ok(!serialized.includes(sha256Hex(s)), "the audit log holds a secret's hash");

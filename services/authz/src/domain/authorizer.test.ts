@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createPriceTable, sha256Hex, TesseraError, type TokenCounts } from "@tessera/runtime";
-import { memoryLogger } from "../../../../tests/helpers/log.js";
-import { openPgliteStore } from "../adapters/pglite-store.js";
-import { createAdmin } from "./admin.js";
+import { createPriceTable, TesseraError, type TokenCounts } from "@tessera/runtime";
 import { createAuthorizer, type AuthorizeInput, type AuthorizeOutput, type ModelInfo } from "./authorizer.js";
 import { currentPeriod, ledgerKeys, toMicros } from "./budget-period.js";
-import { createIdentityResolver } from "./identity.js";
-import { createMemoryLimiter } from "./limiter-memory.js";
-import type { AuthzStore, BudgetRow, Period } from "./store.js";
+import type { BudgetRow, Period } from "./store.js";
+import { authzFixture, noKeyLists, refused } from "./test-support.js";
 
 const OPERATOR_TOKEN = "op-authorizer-test-token";
 /** 10 s into a minute: rate-limit windows have 50 s left. */
@@ -40,24 +36,14 @@ const models = new Map<string, ModelInfo>([
 /** Usage whose actual cost on "cheap" is $0.001 (500·1 + 250·2 per M). */
 const SMALL: TokenCounts = { promptTokens: 500, completionTokens: 250, cachedTokens: 0, reasoningTokens: 0 };
 
-let store: AuthzStore;
-
-before(async () => {
-  store = await openPgliteStore({ path: "" });
-});
-
-after(async () => {
-  await store.close();
-});
+const fx = authzFixture({ operatorToken: OPERATOR_TOKEN, now, logName: "authorizer-test" });
 
 /** A fresh authorizer (own limiter and caches) over the shared store, with an admin wired to it. */
 function env(over: { cacheMs?: number } = {}) {
-  const { log, lines } = memoryLogger("authorizer-test");
-  const limiter = createMemoryLimiter();
   const cacheMs = over.cacheMs ?? 10_000;
-  const identities = createIdentityResolver({ store, limiter, staticKeys: [], operatorTokenHash: sha256Hex(OPERATOR_TOKEN), cacheMs, maxFailedAuthPerMinute: 0, log, now });
-  const authorizer = createAuthorizer({ identities, store, limiter, prices, models, cacheMs, defaultMaxOutputTokens: 1000, reservationTtlMs: 600_000, log, now });
-  const admin = createAdmin({ store, identities, limiter, redactionPolicies: new Set(), onChange: () => authorizer.invalidate(), log, now });
+  const { identities, limiter, log, lines } = fx.resolver({ cacheMs });
+  const authorizer = createAuthorizer({ identities, store: fx.store, limiter, prices, models, cacheMs, defaultMaxOutputTokens: 1000, reservationTtlMs: 600_000, log, now });
+  const admin = fx.admin({ identities, limiter, redactionPolicies: new Set(), onChange: () => authorizer.invalidate(), log });
   return { limiter, identities, authorizer, admin, lines, log };
 }
 type Env = ReturnType<typeof env>;
@@ -79,11 +65,7 @@ async function tenant(e: Env, core: { allow?: string[]; deny?: string[] } = {}) 
       userId: "alice",
       name: "k",
       roles: ["developer"],
-      modelsAllow: [],
-      modelsDeny: [],
-      promptsAllow: [],
-      redactionPolicy: "",
-      ttlSeconds: 0,
+      ...noKeyLists,
       ...over,
     });
     return { id: key.id, secret };
@@ -115,20 +97,6 @@ function call(credential: string, over: Partial<AuthorizeInput> = {}): Authorize
   };
 }
 
-/** The TesseraError `p` rejects with, checked for kind, code and status. */
-async function refused(p: Promise<unknown>, kind: string, code: string, status: number): Promise<TesseraError> {
-  let caught: unknown;
-  await assert.rejects(p, (err: unknown) => {
-    caught = err;
-    return true;
-  });
-  assert.ok(caught instanceof TesseraError, `expected a TesseraError, got ${String(caught)}`);
-  assert.equal(caught.kind, kind, caught.message);
-  assert.equal(caught.details.code, code, caught.message);
-  assert.equal(caught.status, status);
-  return caught;
-}
-
 /** The usd and token ledger states of a budget's current period. */
 async function ledger(e: Env, b: BudgetRow) {
   const p = currentPeriod(b, clock);
@@ -140,7 +108,7 @@ async function ledger(e: Env, b: BudgetRow) {
 
 /** Budget alerts in a tenant's audit log. */
 async function alerts(tenantId: string) {
-  return (await store.listAudit({ tenantId, limit: 100 })).filter((a) => a.action.startsWith("budget.") && a.action !== "budget.set");
+  return (await fx.store.listAudit({ tenantId, limit: 100 })).filter((a) => a.action.startsWith("budget.") && a.action !== "budget.set");
 }
 
 const warnLines = (lines: string[]) => lines.map((l) => JSON.parse(l) as { level: number; msg: string; budgetId?: string; alert?: string }).filter((l) => l.level === 40);

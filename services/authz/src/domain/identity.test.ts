@@ -1,15 +1,11 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sha256Hex, TesseraError, type ResolvedApiKey } from "@tessera/runtime";
-import { memoryLogger } from "../../../../tests/helpers/log.js";
-import { openPgliteStore } from "../adapters/pglite-store.js";
-import { createAdmin } from "./admin.js";
-import { createIdentityResolver, type Identity, type IdentityDeps } from "./identity.js";
+import type { Identity } from "./identity.js";
 import type { JwtIdentity, JwtVerifier } from "./jwt.js";
-import type { Limiter } from "./limiter.js";
 import { createMemoryLimiter } from "./limiter-memory.js";
-import type { AuthzStore } from "./store.js";
+import { authzFixture, noKeyLists, refused } from "./test-support.js";
 
 const OPERATOR_TOKEN = "op-identity-test-token";
 /** 10 s into a minute, so failed-auth windows have 50 s left. */
@@ -17,44 +13,10 @@ const T0 = Date.UTC(2025, 5, 10, 12, 0, 10);
 let clock = T0;
 const now = () => clock;
 
-let store: AuthzStore;
+const fx = authzFixture({ operatorToken: OPERATOR_TOKEN, now, logName: "identity-test" });
 
 /** A resolver over the shared store; `over` replaces any dependency. */
-function resolver(over: Partial<IdentityDeps> = {}) {
-  const { log, lines } = memoryLogger("identity-test");
-  const limiter: Limiter = over.limiter ?? createMemoryLimiter();
-  const identities = createIdentityResolver({
-    store,
-    limiter,
-    staticKeys: [],
-    operatorTokenHash: sha256Hex(OPERATOR_TOKEN),
-    cacheMs: 10_000,
-    maxFailedAuthPerMinute: 0,
-    log,
-    now,
-    ...over,
-  });
-  return { identities, limiter, lines };
-}
-
-/** An admin over the shared store whose changes drop `onChange`'s caches. */
-function adminFor(identities: ReturnType<typeof resolver>["identities"], limiter: Limiter, onChange: () => void = () => identities.invalidate()) {
-  return createAdmin({ store, identities, limiter, redactionPolicies: new Set(["strict"]), onChange, log: memoryLogger("admin").log, now });
-}
-
-/** Assert that `p` rejects with a TesseraError of this kind and code; returns it. */
-async function rejectsWith(p: Promise<unknown>, kind: string, code: string | undefined, status: number): Promise<TesseraError> {
-  let caught: unknown;
-  await assert.rejects(p, (err: unknown) => {
-    caught = err;
-    return true;
-  });
-  assert.ok(caught instanceof TesseraError, `expected a TesseraError, got ${String(caught)}`);
-  assert.equal(caught.kind, kind, caught.message);
-  assert.equal(caught.details.code, code, caught.message);
-  assert.equal(caught.status, status);
-  return caught;
-}
+const resolver = fx.resolver;
 
 /** A string with the shape of a compact JWT (header with alg), signature irrelevant. */
 function fakeJwt(sub: string): string {
@@ -66,7 +28,7 @@ let tenantN = 0;
 /** A fresh tenant with team "core", a user and an admin handle acting as the operator. */
 async function tenant() {
   const r = resolver();
-  const admin = adminFor(r.identities, r.limiter);
+  const admin = fx.admin({ identities: r.identities, limiter: r.limiter });
   const op = await r.identities.resolve(OPERATOR_TOKEN, "");
   const id = `idt-${++tenantN}`;
   await admin.createTenant(op, { id, name: id });
@@ -79,35 +41,23 @@ async function tenant() {
       userId: "alice",
       name: "ci",
       roles: ["developer"],
-      modelsAllow: [],
-      modelsDeny: [],
-      promptsAllow: [],
-      redactionPolicy: "",
-      ttlSeconds: 0,
+      ...noKeyLists,
       ...over,
     });
   return { id, op, admin, key, ...r };
 }
 
-before(async () => {
-  store = await openPgliteStore({ path: "" });
-});
-
-after(async () => {
-  await store.close();
-});
-
 describe("identity resolver", () => {
   it("refuses a missing credential with 401 missing_api_key", async () => {
     const { identities } = resolver();
-    const err = await rejectsWith(identities.resolve("", "10.0.0.1"), "unauthenticated", "missing_api_key", 401);
+    const err = await refused(identities.resolve("", "10.0.0.1"), "unauthenticated", "missing_api_key", 401);
     assert.match(err.message, /Authorization: Bearer/);
   });
 
   it("refuses an unknown key with invalid_api_key, never echoing the key", async () => {
     const { identities } = resolver();
     const secret = "tsk-this-is-not-a-real-key-0123456789";
-    const err = await rejectsWith(identities.resolve(secret, "10.0.0.1"), "unauthenticated", "invalid_api_key", 401);
+    const err = await refused(identities.resolve(secret, "10.0.0.1"), "unauthenticated", "invalid_api_key", 401);
     assert.ok(!err.message.includes(secret), "message contains the key");
     assert.ok(!err.message.includes(secret.slice(0, 12)), "message contains part of the key");
     assert.ok(!JSON.stringify(err.details).includes(secret));
@@ -182,7 +132,7 @@ describe("identity resolver", () => {
 
   it("refuses the operator token when none is configured", async () => {
     const { identities } = resolver({ operatorTokenHash: undefined });
-    await rejectsWith(identities.resolve(OPERATOR_TOKEN, ""), "unauthenticated", "invalid_api_key", 401);
+    await refused(identities.resolve(OPERATOR_TOKEN, ""), "unauthenticated", "invalid_api_key", 401);
   });
 
   describe("revoked and expired keys", () => {
@@ -191,7 +141,7 @@ describe("identity resolver", () => {
       const { key, secret } = await t.key();
       assert.equal((await t.identities.resolve(secret, "")).keyId, key.id); // cached now
       await t.admin.revokeKey(t.op, t.id, key.id); // onChange → invalidate()
-      const err = await rejectsWith(t.identities.resolve(secret, ""), "unauthenticated", "key_revoked", 401);
+      const err = await refused(t.identities.resolve(secret, ""), "unauthenticated", "key_revoked", 401);
       assert.ok(err.message.includes(key.id), "names the key id");
       assert.ok(!err.message.includes(secret));
     });
@@ -207,10 +157,10 @@ describe("identity resolver", () => {
       // (Only checkable while the 50 ms have not passed on a slow machine.)
       if (Date.now() - loadedAt < 40) assert.equal((await replica.resolve(secret, "")).keyId, key.id, "still cached right after the change");
       await sleep(60);
-      await rejectsWith(replica.resolve(secret, ""), "unauthenticated", "key_revoked", 401);
+      await refused(replica.resolve(secret, ""), "unauthenticated", "key_revoked", 401);
       // ...and invalidate() makes a fresh resolver-wide look-up too.
       replica.invalidate();
-      await rejectsWith(replica.resolve(secret, ""), "unauthenticated", "key_revoked", 401);
+      await refused(replica.resolve(secret, ""), "unauthenticated", "key_revoked", 401);
     });
 
     it("refuses an expired key with key_expired once its ttl has passed", async () => {
@@ -223,7 +173,7 @@ describe("identity resolver", () => {
         clock = T0 + 59_999;
         assert.equal((await t.identities.resolve(secret, "")).keyId, key.id, "still valid 1 ms before expiry");
         clock = T0 + 60_000;
-        const err = await rejectsWith(t.identities.resolve(secret, ""), "unauthenticated", "key_expired", 401);
+        const err = await refused(t.identities.resolve(secret, ""), "unauthenticated", "key_expired", 401);
         assert.ok(err.message.includes(new Date(T0 + 60_000).toISOString()), err.message);
       } finally {
         clock = T0;
@@ -237,16 +187,16 @@ describe("identity resolver", () => {
       const t = await tenant();
       const { secret } = await t.key();
       const { identities, lines } = resolver({ maxFailedAuthPerMinute: 3, limiter: createMemoryLimiter() });
-      for (let i = 0; i < 3; i++) await rejectsWith(identities.resolve(`tsk-wrong-${i}`, "203.0.113.7"), "unauthenticated", "invalid_api_key", 401);
-      const err = await rejectsWith(identities.resolve(secret, "203.0.113.7"), "rate_limited", "too_many_failed_auth", 429);
+      for (let i = 0; i < 3; i++) await refused(identities.resolve(`tsk-wrong-${i}`, "203.0.113.7"), "unauthenticated", "invalid_api_key", 401);
+      const err = await refused(identities.resolve(secret, "203.0.113.7"), "rate_limited", "too_many_failed_auth", 429);
       assert.equal(err.details.retryAfterS, 50, "the window of the failures ends 50 s from now");
       assert.ok(!err.message.includes(secret));
       // Whatever the credential: the operator token is refused too.
-      await rejectsWith(identities.resolve(OPERATOR_TOKEN, "203.0.113.7"), "rate_limited", "too_many_failed_auth", 429);
+      await refused(identities.resolve(OPERATOR_TOKEN, "203.0.113.7"), "rate_limited", "too_many_failed_auth", 429);
       // Another address is fine.
       assert.equal((await identities.resolve(secret, "203.0.113.8")).tenantId, t.id);
       // A missing credential is not counted against an address.
-      await rejectsWith(identities.resolve("", "198.51.100.1"), "unauthenticated", "missing_api_key", 401);
+      await refused(identities.resolve("", "198.51.100.1"), "unauthenticated", "missing_api_key", 401);
       // The next window forgives the address.
       clock = T0 + 50_000;
       assert.equal((await identities.resolve(secret, "203.0.113.7")).tenantId, t.id);
@@ -262,9 +212,9 @@ describe("identity resolver", () => {
       await t.admin.revokeKey(t.op, t.id, gone.key.id);
       const { identities } = resolver({ maxFailedAuthPerMinute: 2, limiter: createMemoryLimiter() });
       for (let i = 0; i < 5; i++) await identities.resolve(good.secret, "192.0.2.1");
-      await rejectsWith(identities.resolve(gone.secret, "192.0.2.1"), "unauthenticated", "key_revoked", 401);
-      await rejectsWith(identities.resolve(gone.secret, "192.0.2.1"), "unauthenticated", "key_revoked", 401);
-      const err = await rejectsWith(identities.resolve(good.secret, "192.0.2.1"), "rate_limited", "too_many_failed_auth", 429);
+      await refused(identities.resolve(gone.secret, "192.0.2.1"), "unauthenticated", "key_revoked", 401);
+      await refused(identities.resolve(gone.secret, "192.0.2.1"), "unauthenticated", "key_revoked", 401);
+      const err = await refused(identities.resolve(good.secret, "192.0.2.1"), "rate_limited", "too_many_failed_auth", 429);
       assert.ok((err.details.retryAfterS ?? 0) >= 1);
     });
 
@@ -272,10 +222,10 @@ describe("identity resolver", () => {
       const t = await tenant();
       const { secret } = await t.key();
       const off = resolver({ maxFailedAuthPerMinute: 0 }).identities;
-      for (let i = 0; i < 5; i++) await rejectsWith(off.resolve(`tsk-wrong-${i}`, "192.0.2.9"), "unauthenticated", "invalid_api_key", 401);
+      for (let i = 0; i < 5; i++) await refused(off.resolve(`tsk-wrong-${i}`, "192.0.2.9"), "unauthenticated", "invalid_api_key", 401);
       assert.equal((await off.resolve(secret, "192.0.2.9")).tenantId, t.id);
       const noIp = resolver({ maxFailedAuthPerMinute: 1 }).identities;
-      for (let i = 0; i < 3; i++) await rejectsWith(noIp.resolve(`tsk-wrong-${i}`, ""), "unauthenticated", "invalid_api_key", 401);
+      for (let i = 0; i < 3; i++) await refused(noIp.resolve(`tsk-wrong-${i}`, ""), "unauthenticated", "invalid_api_key", 401);
       assert.equal((await noIp.resolve(secret, "")).tenantId, t.id);
     });
   });
@@ -313,21 +263,21 @@ describe("identity resolver", () => {
 
     it("are refused without an issuer, and a verifier's 401 counts as a failed attempt", async () => {
       const token = fakeJwt("x");
-      await rejectsWith(resolver().identities.resolve(token, ""), "unauthenticated", "invalid_api_key", 401);
+      await refused(resolver().identities.resolve(token, ""), "unauthenticated", "invalid_api_key", 401);
       const jwt: JwtVerifier = {
         verify: () => Promise.reject(new TesseraError("unauthenticated", "The bearer token has expired.", { code: "token_expired" })),
       };
       const { identities } = resolver({ jwt, maxFailedAuthPerMinute: 1, limiter: createMemoryLimiter() });
-      const err = await rejectsWith(identities.resolve(token, "10.1.1.1"), "unauthenticated", "token_expired", 401);
+      const err = await refused(identities.resolve(token, "10.1.1.1"), "unauthenticated", "token_expired", 401);
       assert.ok(!err.message.includes(token));
-      await rejectsWith(identities.resolve(token, "10.1.1.1"), "rate_limited", "too_many_failed_auth", 429);
+      await refused(identities.resolve(token, "10.1.1.1"), "rate_limited", "too_many_failed_auth", 429);
     });
 
     it("an unavailable issuer is not a failed attempt", async () => {
       const jwt: JwtVerifier = { verify: () => Promise.reject(new TesseraError("unavailable", "The token issuer's keys cannot be fetched.")) };
       const { identities } = resolver({ jwt, maxFailedAuthPerMinute: 1, limiter: createMemoryLimiter() });
       for (let i = 0; i < 3; i++) {
-        await rejectsWith(identities.resolve(fakeJwt("y"), "10.1.1.2"), "unavailable", undefined, 503);
+        await refused(identities.resolve(fakeJwt("y"), "10.1.1.2"), "unavailable", undefined, 503);
       }
     });
   });

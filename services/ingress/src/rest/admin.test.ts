@@ -2,48 +2,22 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { create, toJson, type Message } from "@bufbuild/protobuf";
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { AdminService, ApiKeySchema, CreateKeyResponseSchema, TenantSchema } from "@tessera/gen/tessera/authz/v1/admin_pb";
-import { bind, createDirectClient, SOURCE_IP_HEADER, TesseraError } from "@tessera/runtime";
+import { bind, createDirectClient, TesseraError } from "@tessera/runtime";
+import { recordAdminCalls } from "../../../../tests/helpers/admin-recorder.js";
 import { memoryLogger } from "../../../../tests/helpers/log.js";
 import { createAdminRest } from "./admin.js";
 
-/** One call the recording implementation saw. */
-interface Seen {
-  rpc: string;
-  /** The request as proto JSON with snake_case names, implicit fields left out. */
-  req: Record<string, unknown>;
-  authorization: string | null;
-  sourceIp: string | null;
-}
-
-const seen: Seen[] = [];
-/** The one call the last request made (a function, so assertions do not narrow it). */
-const last = (): Seen => seen[0]!;
-/** Per-RPC answers or failures; an RPC without one answers its empty response. */
-const answers = new Map<string, Message | Error>();
-
-/** Every AdminService method: record the call, then answer from `answers`. */
-function recordingImpl(): ServiceImpl<typeof AdminService> {
-  const impl: Record<string, (req: Message, ctx: HandlerContext) => Promise<Message>> = {};
-  for (const m of AdminService.methods) {
-    impl[m.localName] = async (req, ctx) => {
-      seen.push({ rpc: m.localName, req: toJson(m.input, req, { useProtoFieldName: true }) as Record<string, unknown>, authorization: ctx.requestHeader.get("authorization"), sourceIp: ctx.requestHeader.get(SOURCE_IP_HEADER) });
-      const a = answers.get(m.localName);
-      if (a instanceof Error) throw a;
-      return a ?? create(m.output);
-    };
-  }
-  return impl as unknown as ServiceImpl<typeof AdminService>;
-}
+const { impl, seen, last, answering } = recordAdminCalls();
 
 const { log, lines } = memoryLogger("admin-rest");
 let server: http.Server;
 let base = "";
 
 before(async () => {
-  const rest = createAdminRest({ admin: createDirectClient(bind(AdminService, recordingImpl())), maxBodyBytes: 1024, log });
+  const rest = createAdminRest({ admin: createDirectClient(bind(AdminService, impl)), maxBodyBytes: 1024, log });
   server = http.createServer((req, res) => {
     if (!rest(req, res)) {
       res.writeHead(418);
@@ -179,8 +153,8 @@ test("the caller's credential is passed on as a bearer token, from authorization
 });
 
 test("answers are proto JSON with snake_case names and implicit fields", async () => {
-  answers.set("createKey", create(CreateKeyResponseSchema, { secret: "tsk_new", key: create(ApiKeySchema, { id: "k2", tenantId: "acme", createdAtMs: 1_700_000_000_000n, roles: ["developer"] }) }));
-  try {
+  const created = create(CreateKeyResponseSchema, { secret: "tsk_new", key: create(ApiKeySchema, { id: "k2", tenantId: "acme", createdAtMs: 1_700_000_000_000n, roles: ["developer"] }) });
+  await answering("createKey", created, async () => {
     const r = await call("POST", "/admin/v1/tenants/acme/keys", { name: "x" });
     assert.equal(r.status, 201);
     assert.equal(r.headers.get("content-type"), "application/json");
@@ -190,16 +164,12 @@ test("answers are proto JSON with snake_case names and implicit fields", async (
     assert.equal(key["created_at_ms"], "1700000000000");
     assert.equal(key["revoked_at_ms"], "0", "implicit fields are there");
     assert.deepEqual(key["models_allow"], []);
-  } finally {
-    answers.delete("createKey");
-  }
-  answers.set("listTenants", create(AdminService.method.listTenants.output, { tenants: [create(TenantSchema, { id: "acme", name: "Acme" })] }));
-  try {
+  });
+  const tenants = create(AdminService.method.listTenants.output, { tenants: [create(TenantSchema, { id: "acme", name: "Acme" })] });
+  await answering("listTenants", tenants, async () => {
     const r = await call("GET", "/admin/v1/tenants");
     assert.deepEqual(r.json, { tenants: [{ id: "acme", name: "Acme", created_at_ms: "0" }] });
-  } finally {
-    answers.delete("listTenants");
-  }
+  });
   const empty = await call("DELETE", "/admin/v1/tenants/acme/budgets/b1");
   assert.deepEqual([empty.status, empty.json], [200, {}]);
 });
@@ -229,9 +199,7 @@ test("service errors keep their status and render as { error: { message, type, c
     [new Error("db password=hunter2 exploded"), 500, "internal error", null],
   ];
   for (const [err, status, message, code] of cases) {
-    answers.set("createKey", err);
-    const r = await call("POST", "/admin/v1/tenants/acme/keys", {});
-    answers.delete("createKey");
+    const r = await answering("createKey", err, () => call("POST", "/admin/v1/tenants/acme/keys", {}));
     assert.equal(r.status, status, r.text);
     const e = errorOf(r.json);
     assert.equal(e.message, message);
@@ -239,9 +207,7 @@ test("service errors keep their status and render as { error: { message, type, c
     assert.ok(typeof e.type === "string");
     assert.ok(!r.text.includes("hunter2"));
   }
-  answers.set("setLimit", new TesseraError("invalid_request", "Bad scope.", { param: "scope" }));
-  const r = await call("PUT", "/admin/v1/tenants/acme/limits", { scope: "galaxy" });
-  answers.delete("setLimit");
+  const r = await answering("setLimit", new TesseraError("invalid_request", "Bad scope.", { param: "scope" }), () => call("PUT", "/admin/v1/tenants/acme/limits", { scope: "galaxy" }));
   assert.deepEqual(r.json, { error: { message: "Bad scope.", type: "invalid_request_error", param: "scope", code: null } });
 });
 
