@@ -39,6 +39,10 @@ import {
 } from "./children.js";
 import { cannon, probe, streamLoop, type Endpoint, type Failures } from "./load.js";
 import { BUDGETS, renderTable, type TargetFigures } from "./report.js";
+import { measureRedaction } from "./redaction.js";
+
+/** DESIGN.md §6: redaction may cost at most this per KB of prompt. */
+const BUDGET_REDACTION_US_PER_KB = 50;
 
 const TARGETS = ["bare", "all-in-one", "mesh"] as const;
 type Target = (typeof TARGETS)[number];
@@ -337,7 +341,16 @@ async function main(): Promise<number> {
   }
   await stopChildren([fake]);
 
+  say("redaction: the default policy on a 4 KB prompt, request side and streamed answer side (in-process, warm)…");
+  const redaction = await measureRedaction(args.quick ? 200 : 1000);
+  const redactionOver = redaction.requestUsPerKb > BUDGET_REDACTION_US_PER_KB;
+  say(
+    `redaction: request ${redaction.requestUsPerKb.toFixed(1)} µs/KB (budget ≤ ${BUDGET_REDACTION_US_PER_KB}${redactionOver ? " OVER" : " ok"}), ` +
+      `answer stream ${redaction.answerUsPerKb.toFixed(1)} µs/KB, hold-back at most ${redaction.maxHeldChars} characters`,
+  );
+
   const { text, over } = renderTable(results);
+  if (redactionOver) over.push({ target: "redaction", figure: "µs per KB", value: redaction.requestUsPerKb, budget: BUDGET_REDACTION_US_PER_KB });
   const failed = results.filter((r) => r.failures.non2xx || r.failures.errors || r.failures.timeouts);
   process.stdout.write(`\n${text}\n`);
   process.stdout.write(
@@ -359,6 +372,7 @@ async function main(): Promise<number> {
         options: { quick: args.quick, only: [...only], phases: P },
         budgets: BUDGETS,
         targets: results,
+        redaction,
         skipped,
         overBudget: over,
         ok: failed.length === 0,

@@ -20,6 +20,8 @@ export interface TestConfigOptions {
   /** The routing section (default: one fast retry, and breakers that never open, so that
    * error tests can fail the same deployment many times; breakers are tested on their own). */
   routing?: string;
+  /** Extra entries of api_keys (YAML list items, indented two spaces). */
+  keys?: string;
   /** The authz section (default: PGlite in memory, counters in memory). */
   authz?: string;
   /** Extra YAML appended at the top level (events, usage_store, mesh …). */
@@ -40,6 +42,7 @@ server:
 api_keys:
   - { id: acme-key, tenant: acme, team: platform, key_sha256: ${sha256Hex(TEST_KEYS.acme)} }
   - { id: beta-key, tenant: beta, models: [demo], key_sha256: ${sha256Hex(TEST_KEYS.beta)} }
+${o.keys ?? ""}
 providers:
   - { id: demo, kind: demo }
   - { id: fake, kind: openai, base_url: "${o.fakeUrl}", api_key_env: FAKE_OPENAI_KEY, connections: 8, timeout_ms: 5000 }

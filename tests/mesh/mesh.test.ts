@@ -14,6 +14,8 @@ import { TEST_ENV, TEST_KEYS, testConfigYaml } from "../helpers/config.js";
 import { adminClient, burst, OPERATOR_ENV, OPERATOR_TOKEN, openai, setUpTenants } from "../helpers/tenants.js";
 import { eventually, freePort, requireEnv, startService, waitHealthy, type Proc } from "../helpers/procs.js";
 
+const MESH_STRICT_KEY = "tk-mesh-strict-0123456789";
+
 /**
  * The mesh for real: six services as separate processes talking Connect over HTTP/2, events
  * through Kafka into ClickHouse, traces exported over OTLP/HTTP to a collector in this test.
@@ -68,12 +70,14 @@ describe("mesh: six processes, Kafka, ClickHouse, Redis", { timeout: 180_000 }, 
     const yaml = testConfigYaml({
       fakeUrl: fake.url,
       port: ports.ingress,
+      keys: `  - { id: mesh-strict, tenant: acme, redaction_policy: strict, key_env: TESSERA_MESH_STRICT_KEY }`,
       authz: `{ store: { kind: postgres, url_env: TESSERA_MESH_PG_URL }, counters: redis, admin_token_env: ${OPERATOR_ENV}, max_failed_auth_per_minute: 1000 }`,
       routing: "{ retries: 1, backoff_base_ms: 5, circuit_breaker: { failure_threshold: 4, window_ms: 60000, cooldown_ms: 60000 } }",
       extra: `
 events: { kind: kafka, brokers: ["${brokers}"], topic: "tessera.requests.mesh-${suffix}", group_id: "metering-${suffix}" }
 usage_store: { kind: clickhouse, url: "${clickhouse}", database: ${database} }
 telemetry: { otlp_traces_url: "${otlp}" }
+redaction: { policies: { strict: { entities: { email: tokenize } } } }
 redis: { url: "${redisUrl}", key_prefix: "tessera:mesh-${suffix}:" }
 mesh:
   authz: { listen: { host: 127.0.0.1, port: ${ports.authz} } }
@@ -86,7 +90,7 @@ mesh:
     dir = mkdtempSync(join(tmpdir(), "tessera-mesh-"));
     const cfgPath = join(dir, "tessera.yaml");
     writeFileSync(cfgPath, yaml);
-    const env = { ...TEST_ENV, TESSERA_MESH_PG_URL: authzPg.toString(), [OPERATOR_ENV]: OPERATOR_TOKEN, TESSERA_CONFIG: cfgPath, TESSERA_LOG_LEVEL: "warn", OTEL_BSP_SCHEDULE_DELAY: "200" };
+    const env = { ...TEST_ENV, TESSERA_MESH_STRICT_KEY: MESH_STRICT_KEY, TESSERA_MESH_PG_URL: authzPg.toString(), [OPERATOR_ENV]: OPERATOR_TOKEN, TESSERA_CONFIG: cfgPath, TESSERA_LOG_LEVEL: "warn", OTEL_BSP_SCHEDULE_DELAY: "200" };
     const order: [string, number][] = [
       ["authz", ports.authz],
       ["redaction", ports.redaction],
@@ -114,6 +118,18 @@ mesh:
       await pgc.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
       await pgc.end();
     }
+  });
+
+  test("tokenised e-mails cross the mesh as placeholders and come back restored (vault in Redis)", async () => {
+    const strict = openai(ingressUrl, MESH_STRICT_KEY);
+    const r = await strict.chat.completions.create({ model: "gpt-fake", messages: [{ role: "user", content: "mail zoe@corp.example" }] });
+    assert.equal(r.choices[0]!.message.content, "Echo: mail zoe@corp.example");
+    const upstream = fake.calls.at(-1)!.body as { messages: { content: string }[] };
+    assert.equal(upstream.messages.at(-1)!.content, "mail <EMAIL_1>");
+    const s = await strict.chat.completions.create({ model: "gpt-fake", stream: true, messages: [{ role: "user", content: "mail zoe@corp.example" }] });
+    let text = "";
+    for await (const c of s) text += c.choices[0]?.delta.content ?? "";
+    assert.equal(text, "Echo: mail zoe@corp.example");
   });
 
   test("two tenants share the mesh: admin API through ingress into Postgres, limits counted in Redis, revocation within a second", async () => {

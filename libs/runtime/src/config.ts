@@ -210,10 +210,56 @@ const RedisSchema = z
   })
   .strict();
 
+/** Entity types the guardrails detect (see docs/guardrails.md). */
+const EntityTypeSchema = z.enum(["email", "phone", "card", "iban", "ssn", "ip", "dob", "address", "person", "secret", "denied"]);
+
+/**
+ * What to do with an entity: replace it with a placeholder (`<EMAIL_1>`), with a keyed hash,
+ * tokenise it reversibly (placeholder out, original restored in the answer), refuse the call
+ * (4xx naming the rule), only count it, or ignore it.
+ */
+const EntityActionSchema = z.enum(["mask", "hash", "tokenize", "block", "flag", "off"]);
+
 const RedactionPolicySchema = z
   .object({
-    /** Entity types to mask. This slice knows "email". */
-    mask: z.array(z.enum(["email"])).default(["email"]),
+    /** Shorthand: these entity types are masked (older files; `entities` wins). */
+    mask: z.array(EntityTypeSchema).optional(),
+    /** The action per entity type; types not listed keep the default policy's action. */
+    entities: z.partialRecord(EntityTypeSchema, EntityActionSchema).default({}),
+    /** Findings below this confidence are ignored (names and addresses score lower than formats with checksums). */
+    min_score: z.number().min(0).max(1).default(0.5),
+    /** Scan the model's answers too (streams included): new entities masked, tokens restored either way. */
+    responses: z.boolean().default(true),
+    injection: z
+      .object({
+        /** Score (0..1) at or above which a text counts as a prompt injection. */
+        threshold: z.number().min(0).max(1).default(0.7),
+        action: z.enum(["block", "flag", "off"]).default("flag"),
+        /** Score tool results and retrieved documents (indirect injection) too. */
+        tool_results: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    /** Per-tenant moderation: words, regex patterns and named topic word lists ("denied" entities). */
+    deny: z
+      .object({
+        words: z.array(z.string().min(1)).default([]),
+        patterns: z.array(z.string().min(1)).default([]),
+        topics: z.record(z.string(), z.array(z.string().min(1))).default({}),
+        action: z.enum(["block", "flag", "mask"]).default("block"),
+      })
+      .strict()
+      .optional(),
+    /** An external analyzer with Microsoft Presidio's /analyze API, for operators who run one. */
+    analyzer: z
+      .object({
+        url: z.string().url(),
+        language: z.string().default("en"),
+        score_threshold: z.number().min(0).max(1).default(0.5),
+        timeout_ms: z.number().int().positive().default(2000),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -374,9 +420,18 @@ export const ConfigSchema = z
     prices: z.array(PriceSchema).default([]),
     redis: RedisSchema.optional(),
     redaction: z
-      .object({ policies: z.record(z.string(), RedactionPolicySchema).default({}) })
+      .object({
+        /** Named policies; "default" applies when nothing else names one. */
+        policies: z.record(z.string(), RedactionPolicySchema).default({}),
+        /** The policy of each tenant (a key's own redaction_policy, when not "default", wins). */
+        tenants: z.record(z.string(), z.string()).default({}),
+        /** How long tokenised values are kept for restoring answers. */
+        vault_ttl_ms: z.number().int().positive().default(10 * 60_000),
+        /** Environment variable with the key for `hash` (random per process when unset: hashes then differ across restarts). */
+        hash_key_env: z.string().default("TESSERA_REDACTION_HASH_KEY"),
+      })
       .strict()
-      .default({ policies: {} }),
+      .prefault({}),
     prompts: z.array(PromptSchema).default([]),
     authz: AuthzSchema,
     events: EventsSchema,
@@ -390,6 +445,9 @@ export const ConfigSchema = z
 export type RawConfig = z.infer<typeof ConfigSchema>;
 
 /** An API key ready for lookup: the secret is only kept as its hash. */
+/** A redaction policy as configured. */
+export type RedactionPolicyConfig = z.infer<typeof RedactionPolicySchema>;
+
 /** A trusted bearer-token issuer from the configuration. */
 export type JwtIssuerConfig = z.infer<typeof JwtIssuerSchema>;
 
@@ -515,6 +573,16 @@ function resolve(raw: RawConfig, source: string, env: NodeJS.ProcessEnv): Config
   if (raw.authz.counters === "redis" && !raw.redis) problems.push("authz.counters: redis needs the redis section (redis: { url: … })");
   if (raw.authz.store.kind === "postgres" && !raw.authz.store.url && !raw.authz.store.url_env)
     problems.push("authz.store: kind postgres needs url, or url_env naming the environment variable that holds it");
+  for (const [tenant, policy] of Object.entries(raw.redaction.tenants))
+    if (policy !== "default" && !(policy in raw.redaction.policies)) problems.push(`redaction.tenants.${tenant}: unknown policy "${policy}"`);
+  for (const [name, p] of Object.entries(raw.redaction.policies))
+    for (const [i, pattern] of (p.deny?.patterns ?? []).entries()) {
+      try {
+        new RegExp(pattern, "iu");
+      } catch (err) {
+        problems.push(`redaction.policies.${name}.deny.patterns.${i}: not a valid regular expression (${(err as Error).message})`);
+      }
+    }
   for (const [i, k] of raw.api_keys.entries()) {
     if (!(k.redaction_policy in raw.redaction.policies) && k.redaction_policy !== "default")
       problems.push(`api_keys.${i}.redaction_policy: unknown policy "${k.redaction_policy}"`);

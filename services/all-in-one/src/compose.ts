@@ -19,6 +19,7 @@ import { build as buildAuthz } from "@tessera/authz";
 import { build as buildRedaction } from "@tessera/redaction";
 import { build as buildRouter } from "@tessera/router";
 import { createIngress } from "@tessera/ingress";
+import { openPolicies, openVault } from "@tessera/guardrails";
 import { createMetering, createUsageStore } from "@tessera/metering";
 
 /** A running all-in-one gateway. */
@@ -58,7 +59,10 @@ function binding<S extends DescService>(built: BuiltService, service: S): Servic
  */
 export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne> {
   const authz = await buildAuthz(cfg, log.child({ component: "authz" }));
-  const redaction = await buildRedaction(cfg);
+  // One vault object for redaction (writes tokens) and ingress (restores them in answers).
+  const policies = openPolicies(cfg);
+  const vault = openVault(cfg, policies);
+  const redaction = await buildRedaction(cfg, { vault });
   const router = await buildRouter(cfg, log.child({ component: "router" }));
   const { publisher, consumer } = eventBus(cfg, log);
   const store = createUsageStore(cfg, log);
@@ -71,6 +75,8 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
     events: publisher,
     log,
     maxBodyBytes: cfg.server.max_body_bytes,
+    policies,
+    vault,
   });
   await metering.start!();
   const server = await startServer({
@@ -96,6 +102,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
         await metering.stop();
         await router.stop();
         await authz.stop();
+        await vault.close();
       })();
       return stopping;
     },

@@ -4,6 +4,7 @@ import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import type { EventPublisher } from "@tessera/events";
+import { openPolicies, openVault, type PolicySet, type Vault } from "@tessera/guardrails";
 import { createKafkaPublisher } from "@tessera/events";
 import { errorToOpenAI } from "@tessera/openai-format";
 import { createMeshClient, meshUrl, TesseraError, type BuiltService, type Config, type Logger } from "@tessera/runtime";
@@ -26,6 +27,9 @@ export interface IngressDeps {
   events: EventPublisher;
   log: Logger;
   maxBodyBytes: number;
+  /** Redaction policies (the answer side runs in ingress) and the vault of tokenised values. */
+  policies: PolicySet;
+  vault: Vault;
 }
 
 /** Ingress wired to its peers, in whatever topology the transports say. */
@@ -36,6 +40,8 @@ export function createIngress(deps: IngressDeps): BuiltService {
     router: deps.router,
     events: deps.events,
     log: deps.log,
+    policies: deps.policies,
+    vault: deps.vault,
   });
   const openai = createOpenAISurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   const anthropic = createAnthropicSurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
@@ -63,6 +69,8 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
   const admin = createMeshClient(AdminService, meshUrl(cfg, "authz"));
   const redaction = createMeshClient(RedactionService, meshUrl(cfg, "redaction"));
   const router = createMeshClient(RouterService, meshUrl(cfg, "router"));
+  const policies = openPolicies(cfg);
+  const vault = openVault(cfg, policies, true);
   const ingress = createIngress({
     authz,
     admin,
@@ -71,12 +79,15 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
     events: createKafkaPublisher({ brokers: cfg.events.brokers, topic: cfg.events.topic, clientId: "tessera-ingress", log }),
     log,
     maxBodyBytes: cfg.server.max_body_bytes,
+    policies,
+    vault,
   });
   return {
     ...ingress,
     stop: async () => {
       await ingress.stop();
       for (const c of [authz, admin, redaction, router]) c.close();
+      await vault.close();
     },
   };
 }

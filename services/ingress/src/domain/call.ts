@@ -3,9 +3,11 @@ import type { Client } from "@connectrpc/connect";
 import { Action, type AuthzService, type Principal, type RateLimitState } from "@tessera/gen/tessera/authz/v1/authz_pb";
 import type { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { ServedSchema, type RouterService, type Served } from "@tessera/gen/tessera/router/v1/router_pb";
-import { ChatRequestSchema, Role, type ChatChunk, type ChatRequest, type ChatResponse, type EmbedRequest, type EmbedResponse, type Usage } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { ChatChunkSchema, ChatRequestSchema, Role, type ChatChunk, type ChatRequest, type ChatResponse, type EmbedRequest, type EmbedResponse, type Usage } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { RedactionCountSchema, RequestEventSchema, type RequestEvent, type Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import type { EventPublisher } from "@tessera/events";
+import { ResponseRedactor, type PolicySet, type Vault } from "@tessera/guardrails";
+import { createStreamAnswer, redactAnswer } from "./answer.js";
 import { toTesseraError, ulid, type Logger, type RateLimitInfo, type TesseraError } from "@tessera/runtime";
 
 /** What ingress needs: typed clients of the other services (in-process or over HTTP/2). */
@@ -15,6 +17,10 @@ export interface CallDeps {
   router: Client<typeof RouterService>;
   events: EventPublisher;
   log: Logger;
+  /** The redaction policies (the answer side runs here, next to the stream). */
+  policies: PolicySet;
+  /** Where redaction keeps tokenised values for the answer. */
+  vault: Vault;
 }
 
 /** One call as a surface hands it over. */
@@ -174,18 +180,27 @@ export function createCallPipeline(deps: CallDeps) {
   }
 
   /** authz then redaction; fills the event's principal, timings and redaction counts. */
-  async function prepare(input: CallInput, ev: RequestEvent, t0: number, grant: { g?: Grant }): Promise<{ request: ChatRequest; principal: Principal }> {
+  async function prepare(input: CallInput, ev: RequestEvent, t0: number, grant: { g?: Grant }): Promise<{ request: ChatRequest; principal: Principal; answer: ResponseRedactor }> {
     const g = await authorize(input, ev, t0, Action.CHAT, tokensOf(promptChars(input.request)), input.request.maxTokens ?? 0);
     grant.g = g;
     const principal = g.principal;
     const t1 = now();
     const red = await deps.redaction.redact(
-      { request: input.request, policy: principal.redactionPolicy, tenantId: principal.tenantId },
+      { request: input.request, policy: principal.redactionPolicy, tenantId: principal.tenantId, requestId: ev.requestId },
       { signal: input.signal },
     );
+    const tokens = red.tokenized ? await deps.vault.get(ev.requestId) : new Map<string, string>();
+    if (red.tokenized) void deps.vault.delete(ev.requestId).catch(() => undefined);
+    const answer = new ResponseRedactor(deps.policies.byName(red.policy), tokens, new Map(Object.entries(red.lastIndex)));
     ev.latency!.redactionMs = now() - t1;
     ev.redactions = red.counts.map((c) => create(RedactionCountSchema, { entityType: c.entityType, count: c.count }));
-    return { request: red.request!, principal };
+    return { request: red.request!, principal, answer };
+  }
+
+  /** Add what the answer side masked to the event, as "answer.<type>". */
+  function answerCounts(ev: RequestEvent, a: ResponseRedactor | undefined): void {
+    if (!a) return;
+    for (const [t, n] of Object.entries(a.counts)) ev.redactions.push(create(RedactionCountSchema, { entityType: `answer.${t}`, count: n }));
   }
 
   function publish(ev: RequestEvent, t0: number) {
@@ -201,8 +216,11 @@ export function createCallPipeline(deps: CallDeps) {
       const grant: { g?: Grant } = {};
       let served: Served | undefined;
       let usage: Usage | undefined;
+      let answer: ResponseRedactor | undefined;
       try {
-        const { request, principal } = await prepare(input, ev, t0, grant);
+        const prepared = await prepare(input, ev, t0, grant);
+        const { request, principal } = prepared;
+        answer = prepared.answer;
         const t2 = now();
         const routed = await deps.router.route({ request, requestId, tenantId: principal.tenantId, headers: input.headers ?? {} }, { signal: input.signal });
         ev.latency!.routerMs = now() - t2;
@@ -213,6 +231,7 @@ export function createCallPipeline(deps: CallDeps) {
         setUsage(ev, response.usage);
         ev.modelServed = response.model;
         ev.finishReason = response.choices[0]?.finishReason ?? "";
+        if (answer.active) redactAnswer(answer, response);
         ev.statusCode = 200;
         return { requestId, response, served: routed.served!, rateLimit: grant.g?.rateLimit };
       } catch (err) {
@@ -221,6 +240,7 @@ export function createCallPipeline(deps: CallDeps) {
         throw e;
       } finally {
         settle(grant.g, ev, served, usage);
+        answerCounts(ev, answer);
         publish(ev, t0);
       }
     },
@@ -233,8 +253,11 @@ export function createCallPipeline(deps: CallDeps) {
       let first: IteratorResult<{ chunk?: ChatChunk; served?: Served }>;
       let t2 = 0;
       const grant: { g?: Grant } = {};
+      let answer: ResponseRedactor | undefined;
       try {
-        const { request, principal } = await prepare(input, ev, t0, grant);
+        const prepared = await prepare(input, ev, t0, grant);
+        const { request, principal } = prepared;
+        answer = prepared.answer;
         t2 = now();
         it = deps.router
           .routeStream({ request, requestId, tenantId: principal.tenantId, headers: input.headers ?? {} }, { signal: input.signal })
@@ -251,12 +274,16 @@ export function createCallPipeline(deps: CallDeps) {
       const served = first.done ? undefined : first.value.served;
       let usage: Usage | undefined;
       setServed(ev, served);
+      const redactStream = answer?.active ? createStreamAnswer(answer) : undefined;
       async function* chunks(): AsyncGenerator<ChatChunk> {
         try {
           let r = first;
+          let last: ChatChunk | undefined;
           while (!r.done) {
             const c = r.value.chunk;
             if (c) {
+              last = c;
+              redactStream?.chunk(c);
               if (c.model) ev.modelServed = c.model;
               if (c.usage) {
                 usage = c.usage;
@@ -267,6 +294,13 @@ export function createCallPipeline(deps: CallDeps) {
               yield c;
             }
             r = await it.next();
+          }
+          // A stream that ended without finishing a choice still gets what was held back.
+          const open = redactStream?.openChoices() ?? [];
+          if (open.length > 0) {
+            const tail = create(ChatChunkSchema, { id: last?.id ?? "", created: last?.created ?? 0n, model: last?.model ?? "", choices: open.map((index) => ({ index, delta: {} })) });
+            for (const i of open) redactStream!.flushChoice(tail, i);
+            yield tail;
           }
           ev.statusCode = 200;
         } catch (err) {
@@ -282,6 +316,7 @@ export function createCallPipeline(deps: CallDeps) {
           }
           ev.latency!.routerMs = now() - t2;
           settle(grant.g, ev, served, usage);
+          answerCounts(ev, answer);
           publish(ev, t0);
         }
       }

@@ -43,7 +43,7 @@ export const SCENARIO_USAGE = { prompt: 21, completion: 9, cached: 5, reasoning:
 /**
  * The answer: a tool result is acknowledged ("Tool said: <result>"); with tools offered, a
  * call of the first tool, or of the first two when there are two or more and parallel calls
- * are allowed; otherwise "Echo: <last user text>".
+ * are allowed; "Reverse: <text>" answers the text reversed; otherwise "Echo: <last user text>".
  */
 export function scenarioAnswer(input: ScenarioInput): ScenarioAnswer {
   if (input.lastToolResult !== undefined) return { kind: "text", text: `Tool said: ${input.lastToolResult}` };
@@ -51,6 +51,9 @@ export function scenarioAnswer(input: ScenarioInput): ScenarioAnswer {
     const n = input.toolNames.length >= 2 && input.parallelToolCalls ? 2 : 1;
     return { kind: "tools", calls: input.toolNames.slice(0, n).map((name, i) => ({ name, arguments: SCENARIO_TOOL_ARGS[i]! })) };
   }
+  // "Reverse: <text>" answers the text reversed: a way to make the model say something (an
+  // e-mail address, say) that was never in the prompt, for the answer side of redaction.
+  if (input.lastUserText.startsWith("Reverse: ")) return { kind: "text", text: [...input.lastUserText.slice(9)].reverse().join("") };
   return { kind: "text", text: `Echo: ${input.lastUserText}` };
 }
 
