@@ -94,6 +94,8 @@ export interface EvalReport {
   misses: Miss[];
   falsePositives: FalseFinding[];
   injection: InjectionReport;
+  /** The same scorer on a set written blind, after the scorer was tuned on injection.jsonl. */
+  heldOut: InjectionReport;
   cost: { corpusKb: number; passes: number; usPerKb: number };
 }
 
@@ -246,6 +248,7 @@ export async function evaluate(opts: { threshold?: number } = {}): Promise<EvalR
   const pii = readJsonl<LabelledLine>("pii.jsonl");
   const secrets = readJsonl<LabelledLine>("secrets.jsonl");
   const injection = readJsonl<InjectionLine>("injection.jsonl");
+  const heldOut = readJsonl<InjectionLine>("injection-heldout.jsonl");
   const scanner = createScanner(ENTITY_TYPES, [detectSecrets]);
   const scan = (t: string) => scanner.scan(t);
   const entities = scoreEntities([...pii, ...secrets], scan);
@@ -253,6 +256,7 @@ export async function evaluate(opts: { threshold?: number } = {}): Promise<EvalR
     corpus: { pii: pii.length, secrets: secrets.length, injection: injection.length },
     ...entities,
     injection: scoreInjections(injection, threshold),
+    heldOut: scoreInjections(heldOut, threshold),
     cost: measureCost(pii, scan),
   };
 }
