@@ -151,6 +151,48 @@ redaction:
     });
   });
 
+  describe("bad input", () => {
+    const post = (body: Buffer | string) =>
+      fetch(`${g.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${TEST_KEYS.acme}`, "content-type": "application/json" }, body });
+
+    test("invalid UTF-8 around an address: decoded with replacement characters, the address still masked", async () => {
+      const head = Buffer.from('{"model":"gpt-fake","messages":[{"role":"user","content":"x');
+      const tail = Buffer.from(' mail jane@corp.example"}]}');
+      const res = await post(Buffer.concat([head, Buffer.from([0xc3, 0x28, 0xff, 0xfe]), tail]));
+      assert.equal(res.status, 200);
+      assert.match(lastUpstreamText(), /mail <EMAIL_1>$/);
+      assert.ok(!lastUpstreamText().includes("jane@"));
+    });
+
+    test("zero-width characters and look-alike letters do not hide an address or a card", async () => {
+      const res = await post(JSON.stringify({ model: "gpt-fake", messages: [{ role: "user", content: "mail ja\u200bne@cоrp.example or 4111\u200b 1111 1111 1111" }] }));
+      assert.equal(res.status, 200);
+      assert.equal(lastUpstreamText(), "mail <EMAIL_1> or <CARD_1>");
+    });
+
+    test("a big prompt full of entities and deeply nested tool arguments are all redacted", async () => {
+      const many = Array.from({ length: 400 }, (_, i) => `user${i}@corp.example`).join(" ");
+      let nested: unknown = { to: "deep@corp.example" };
+      for (let i = 0; i < 40; i++) nested = { level: i, inner: nested };
+      const res = await post(
+        JSON.stringify({
+          model: "gpt-fake",
+          messages: [
+            { role: "user", content: [{ type: "text", text: many }, { type: "text", text: "and ops@corp.example" }] },
+            { role: "assistant", content: null, tool_calls: [{ id: "t1", type: "function", function: { name: "send", arguments: JSON.stringify(nested) } }] },
+            { role: "tool", tool_call_id: "t1", content: "sent" },
+          ],
+        }),
+      );
+      assert.equal(res.status, 200);
+      const body = g.fake.calls.at(-1)!.body as { messages: { content: unknown; tool_calls?: { function: { arguments: string } }[] }[] };
+      const sent = JSON.stringify(body.messages);
+      assert.ok(!/@corp\.example/.test(sent), "no address left anywhere");
+      assert.match(sent, /<EMAIL_401>/);
+      assert.match(body.messages[1]!.tool_calls![0]!.function.arguments, /"to":"<EMAIL_402>"/);
+    });
+  });
+
   describe("the default policy masks what the model says, streamed or not", () => {
     test("an address the model produces is masked; the request's own placeholders are not reused", async () => {
       const c = new OpenAI({ baseURL: `${g.url}/v1`, apiKey: TEST_KEYS.acme, maxRetries: 0 });
