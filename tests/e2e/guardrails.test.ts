@@ -153,7 +153,7 @@ redaction:
 
   describe("bad input", () => {
     const post = (body: Buffer | string) =>
-      fetch(`${g.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${TEST_KEYS.acme}`, "content-type": "application/json" }, body });
+      fetch(`${g.url}/v1/chat/completions`, { method: "POST", headers: { authorization: `Bearer ${TEST_KEYS.acme}`, "content-type": "application/json" }, body: typeof body === "string" ? body : new Uint8Array(body) });
 
     test("invalid UTF-8 around an address: decoded with replacement characters, the address still masked", async () => {
       const head = Buffer.from('{"model":"gpt-fake","messages":[{"role":"user","content":"x');
