@@ -18,28 +18,16 @@ import { createScanner } from "../../libs/guardrails/src/scan.js";
 import { detectSecrets } from "../../libs/guardrails/src/secrets.js";
 import { scoreInjection } from "../../libs/guardrails/src/injection.js";
 import { ENTITY_TYPES, STRUCTURED, type EntityType, type Finding } from "../../libs/guardrails/src/types.js";
+import type { InjectionCase, PiiCase } from "./corpus-types.js";
 
 export const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "tests", "fixtures", "guardrails");
 /** The injection threshold of the default policy. */
-export const DEFAULT_INJECTION_THRESHOLD = 0.7;
+export const DEFAULT_INJECTION_THRESHOLD = 0.5;
 export const INJECTION_THRESHOLDS: readonly number[] = [0.3, 0.5, 0.7];
 export { STRUCTURED };
 
-interface LabelledLine {
-  id: string;
-  text: string;
-  entities: { type: EntityType; value: string }[];
-  lang: string;
-  note: string;
-}
-interface InjectionLine {
-  id: string;
-  text: string;
-  source: "user" | "tool" | "document";
-  injection: boolean;
-  lang: string;
-  note: string;
-}
+type LabelledLine = PiiCase;
+type InjectionLine = InjectionCase;
 
 export interface TypeStats {
   type: EntityType;

@@ -16,6 +16,7 @@
  * Usage: npm run corpus:guardrails   (or node --import tsx scripts/guardrails/make-corpus.ts)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import type { InjectionCase, PiiCase } from "./corpus-types.js";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -62,25 +63,8 @@ const pad = (n: number, w: number) => String(n).padStart(w, "0");
 // ---------------------------------------------------------------------------------------------
 // Record shapes
 
-export interface Entity {
-  type: string;
-  value: string;
-}
-export interface PiiCase {
-  id: string;
-  text: string;
-  entities: Entity[];
-  lang: string;
-  note: string;
-}
-export interface InjectionCase {
-  id: string;
-  text: string;
-  source: "user" | "tool" | "document";
-  injection: boolean;
-  lang: string;
-  note: string;
-}
+export type { InjectionCase, PiiCase } from "./corpus-types.js";
+type Entity = PiiCase["entities"][number];
 
 // ---------------------------------------------------------------------------------------------
 // Checksums
@@ -386,7 +370,7 @@ function addPii(prefix: string, text: string, entities: Entity[], lang: string, 
   pii.push({ id: nextId(prefix), text, entities, lang, note });
 }
 /** Fills "{v}" in a template and labels the value. */
-function one(prefix: string, type: string, tpl: [string, string], value: string, note: string): void {
+function one(prefix: string, type: Entity["type"], tpl: [string, string], value: string, note: string): void {
   const [lang, t] = tpl;
   addPii(prefix, t.replace("{v}", value), [{ type, value }], lang, note);
 }

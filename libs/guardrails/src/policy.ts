@@ -70,7 +70,7 @@ export function compilePolicy(name: string, cfg: RedactionPolicyConfig | undefin
     actions,
     minScore: cfg?.min_score ?? 0.5,
     responses: cfg?.responses ?? true,
-    injection: { threshold: cfg?.injection.threshold ?? 0.7, action: cfg?.injection.action ?? "flag", toolResults: cfg?.injection.tool_results ?? true },
+    injection: { threshold: cfg?.injection.threshold ?? 0.5, action: cfg?.injection.action ?? "flag", toolResults: cfg?.injection.tool_results ?? true },
     scan: (text) => scanner.scan(text),
     analyze: a ? createPresidioAnalyzer({ url: a.url, language: a.language, scoreThreshold: a.score_threshold, timeoutMs: a.timeout_ms }) : undefined,
     hash: (type, value) => createHmac("sha256", hashKey).update(`${type}\u0000${value}`).digest("hex").slice(0, 12),

@@ -233,7 +233,7 @@ const RedactionPolicySchema = z
     injection: z
       .object({
         /** Score (0..1) at or above which a text counts as a prompt injection. */
-        threshold: z.number().min(0).max(1).default(0.7),
+        threshold: z.number().min(0).max(1).default(0.5),
         action: z.enum(["block", "flag", "off"]).default("flag"),
         /** Score tool results and retrieved documents (indirect injection) too. */
         tool_results: z.boolean().default(true),
