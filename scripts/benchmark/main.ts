@@ -345,7 +345,8 @@ async function main(): Promise<number> {
   const redaction = await measureRedaction(args.quick ? 200 : 1000);
   const redactionOver = redaction.requestUsPerKb > BUDGET_REDACTION_US_PER_KB;
   say(
-    `redaction: request ${redaction.requestUsPerKb.toFixed(1)} µs/KB (budget ≤ ${BUDGET_REDACTION_US_PER_KB}${redactionOver ? " OVER" : " ok"}), ` +
+    `redaction: request ${redaction.requestUsPerKb.toFixed(1)} µs/KB on new text (budget ≤ ${BUDGET_REDACTION_US_PER_KB}${redactionOver ? " OVER" : " ok"}), ` +
+      `${redaction.requestRepeatUsPerKb.toFixed(1)} µs/KB on a resent history, ` +
       `answer stream ${redaction.answerUsPerKb.toFixed(1)} µs/KB, hold-back at most ${redaction.maxHeldChars} characters`,
   );
 

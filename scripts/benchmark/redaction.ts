@@ -15,8 +15,10 @@ const PROMPT = (PARAGRAPH + LOG + CODE + PARAGRAPH).repeat(2).slice(0, 4096);
 
 export interface RedactionFigures {
   promptBytes: number;
-  /** Request side: every message scanned and redacted under the default policy. */
+  /** Request side, texts never seen before: every message scanned and redacted under the default policy. */
   requestUsPerKb: number;
+  /** Request side, a history resent on a later turn (scans remembered by digest). */
+  requestRepeatUsPerKb: number;
   /** Answer side, streamed in ~24-character chunks. */
   answerUsPerKb: number;
   /** Characters a stream held back at any moment, at most (the hold-back buffer). */
@@ -27,12 +29,21 @@ export interface RedactionFigures {
 export async function measureRedaction(iterations: number): Promise<RedactionFigures> {
   const policy = compilePolicy("default", undefined, Buffer.from("bench"));
   const kb = Buffer.byteLength(PROMPT) / 1024;
-  const once = () =>
-    redactRequest(create(ChatRequestSchema, { model: "m", messages: [{ role: Role.SYSTEM, content: "Be helpful." }, { role: Role.USER, content: PROMPT }] }), policy);
-  for (let i = 0; i < 50; i++) await once();
+  // Each cold call's text differs (a counter in front), so nothing is remembered between them.
+  let n = 0;
+  const once = (fresh: boolean) =>
+    redactRequest(
+      create(ChatRequestSchema, { model: "m", messages: [{ role: Role.SYSTEM, content: "Be helpful." }, { role: Role.USER, content: fresh ? `#${n++} ${PROMPT}` : PROMPT }] }),
+      policy,
+    );
+  for (let i = 0; i < 50; i++) await once(true);
   let t = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) await once();
+  for (let i = 0; i < iterations; i++) await once(true);
   const requestNs = Number(process.hrtime.bigint() - t);
+  await once(false);
+  t = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) await once(false);
+  const repeatNs = Number(process.hrtime.bigint() - t);
   let maxHeld = 0;
   t = process.hrtime.bigint();
   for (let i = 0; i < iterations; i++) {
@@ -44,5 +55,8 @@ export async function measureRedaction(iterations: number): Promise<RedactionFig
     c.end();
   }
   const answerNs = Number(process.hrtime.bigint() - t);
-  return { promptBytes: Buffer.byteLength(PROMPT), requestUsPerKb: requestNs / 1000 / iterations / kb, answerUsPerKb: answerNs / 1000 / iterations / kb, maxHeldChars: maxHeld };
+  return {
+    promptBytes: Buffer.byteLength(PROMPT),
+    requestUsPerKb: requestNs / 1000 / iterations / kb,
+    requestRepeatUsPerKb: repeatNs / 1000 / iterations / kb, answerUsPerKb: answerNs / 1000 / iterations / kb, maxHeldChars: maxHeld };
 }

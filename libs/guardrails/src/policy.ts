@@ -1,6 +1,6 @@
-import { createHmac, randomBytes } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import type { RedactionPolicyConfig } from "@tessera/runtime";
-import { ENTITY_TYPES, type Detector, type EntityType, type Finding } from "./types.js";
+import { ENTITY_TYPES, type Detector, type EntityType, type Finding, type InjectionScore } from "./types.js";
 import { createScanner } from "./scan.js";
 import { detectSecrets } from "./secrets.js";
 import { compileDenyList } from "./moderation.js";
@@ -41,6 +41,41 @@ export interface CompiledPolicy {
   analyze?: ((text: string) => Promise<Finding[]>) | undefined;
   /** Keyed hash of a value for the `hash` action (12 hex characters). */
   hash(type: EntityType, value: string): string;
+  /** What scanning a text found before, by a digest of the text (see {@link TextMemo}). */
+  memo: TextMemo;
+}
+
+/** A remembered scan: findings (offsets, types, rules — never values) and the injection score. */
+export interface Scanned {
+  findings: Finding[];
+  injection?: InjectionScore | undefined;
+}
+
+/**
+ * Scans remembered by a SHA-256 digest of the text and its source. Chat calls resend their
+ * whole history every turn, so most texts of a call were scanned on an earlier turn; only
+ * texts of 256 characters or more are kept (shorter ones cost less to scan than to digest),
+ * at most `max` of them (cleared when full). Holds no text and no value.
+ */
+export class TextMemo {
+  private readonly entries = new Map<string, Scanned>();
+  constructor(private readonly max = 20_000) {}
+
+  static readonly MIN_CHARS = 256;
+
+  key(text: string, source: string): string | undefined {
+    return text.length < TextMemo.MIN_CHARS ? undefined : `${source}:${createHash("sha256").update(text).digest("base64")}`;
+  }
+
+  get(key: string | undefined): Scanned | undefined {
+    return key === undefined ? undefined : this.entries.get(key);
+  }
+
+  set(key: string | undefined, v: Scanned): void {
+    if (key === undefined) return;
+    if (this.entries.size >= this.max) this.entries.clear();
+    this.entries.set(key, v);
+  }
 }
 
 /** Compile one configured policy. `hashKey` keys the `hash` action. */
@@ -74,6 +109,7 @@ export function compilePolicy(name: string, cfg: RedactionPolicyConfig | undefin
     scan: (text) => scanner.scan(text),
     analyze: a ? createPresidioAnalyzer({ url: a.url, language: a.language, scoreThreshold: a.score_threshold, timeoutMs: a.timeout_ms }) : undefined,
     hash: (type, value) => createHmac("sha256", hashKey).update(`${type}\u0000${value}`).digest("hex").slice(0, 12),
+    memo: new TextMemo(),
   };
 }
 

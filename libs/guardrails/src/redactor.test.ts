@@ -86,3 +86,21 @@ test("policies: the key's own wins, else the tenant's, else the default; an olde
   assert.ok(set.byName("default")!.actions.has("card"));
   assert.equal(set.tokenizes, false);
 });
+
+test("a long text seen before is not scanned again, yet every call numbers its own placeholders", async () => {
+  const p = policy({});
+  let scans = 0;
+  const counted = { ...p, scan: (t: string) => (scans++, p.scan(t)) };
+  const history = `Earlier we wrote to jane@x.example about the refund. ${"Some context. ".repeat(30)}`;
+  const first = new Redactor(counted);
+  assert.equal(await first.text(history, user), history.replace("jane@x.example", "<EMAIL_1>"));
+  const second = new Redactor(counted);
+  second.reserve("<EMAIL_1>");
+  assert.equal(await second.text(history, user), history.replace("jane@x.example", "<EMAIL_2>"), "numbered after this call's own placeholders");
+  assert.equal(scans, 1, "scanned once");
+  assert.deepEqual(second.counts, { email: 1 }, "still counted on every call");
+  const short = "hi jane@x.example";
+  await new Redactor(counted).text(short, user);
+  await new Redactor(counted).text(short, user);
+  assert.equal(scans, 3, "short texts are not worth a digest");
+});

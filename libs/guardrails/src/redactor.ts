@@ -60,8 +60,16 @@ export class Redactor {
   async text(text: string, place: TextPlace): Promise<string> {
     if (!text) return text;
     const p = this.policy;
-    if (p.injection.action !== "off" && (place.source !== "tool" || p.injection.toolResults) && place.source !== "assistant") {
-      const inj = scoreInjection(text, place.source);
+    const scoreIt = p.injection.action !== "off" && (place.source !== "tool" || p.injection.toolResults) && place.source !== "assistant";
+    // A text seen on an earlier call (a conversation's history) is not scanned again.
+    const key = p.memo.key(text, place.source);
+    let seen = p.memo.get(key);
+    if (!seen || (scoreIt && !seen.injection)) {
+      seen = { findings: p.scan(text), injection: scoreIt ? scoreInjection(text, place.source) : undefined };
+      p.memo.set(key, seen);
+    }
+    if (scoreIt) {
+      const inj = seen.injection!;
       if (inj.score > this.maxInjection) this.maxInjection = inj.score;
       if (inj.score >= p.injection.threshold) {
         this.counts["injection"] = (this.counts["injection"] ?? 0) + 1;
@@ -73,7 +81,7 @@ export class Redactor {
           );
       }
     }
-    let findings = p.scan(text);
+    let findings = seen.findings;
     if (p.analyze) findings = mergeFindings(findings, await p.analyze(text));
     return this.apply(text, findings, place);
   }
