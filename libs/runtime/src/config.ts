@@ -32,6 +32,8 @@ const ApiKeySchema = z
     roles: z.array(z.string()).default(["developer"]),
     /** Models this key may call; empty means all. */
     models: z.array(z.string()).default([]),
+    /** Prompt APIs this key may invoke; when set, the key may call nothing else. */
+    prompts: z.array(z.string()).default([]),
     /** sha256 hex of the key. */
     key_sha256: z
       .string()

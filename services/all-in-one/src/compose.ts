@@ -6,6 +6,8 @@ import { AuthzService } from "@tessera/gen/tessera/authz/v1/authz_pb";
 import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
+import { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
+import { build as buildPromptRegistry } from "@tessera/prompt-registry";
 import {
   createDirectClient,
   startServer,
@@ -64,6 +66,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
   const vault = openVault(cfg, policies);
   const redaction = await buildRedaction(cfg, { vault });
   const router = await buildRouter(cfg, log.child({ component: "router" }));
+  const promptRegistry = await buildPromptRegistry(cfg);
   const { publisher, consumer } = eventBus(cfg, log);
   const store = createUsageStore(cfg, log);
   const metering = createMetering({ consumer, store, log: log.child({ component: "metering" }) });
@@ -72,6 +75,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
     admin: createDirectClient(binding(authz, AdminService)),
     redaction: createDirectClient(binding(redaction, RedactionService)),
     router: createDirectClient(binding(router, RouterService)),
+    prompts: createDirectClient(binding(promptRegistry, PromptRegistryService)),
     events: publisher,
     log,
     maxBodyBytes: cfg.server.max_body_bytes,

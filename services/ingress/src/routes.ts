@@ -6,8 +6,12 @@ import {
   ChatStreamResponseSchema,
   EmbedResponseSchema,
   GatewayService,
+  InvokePromptResponseSchema,
+  InvokePromptStreamResponseSchema,
   ListModelsResponseSchema,
+  type PromptCall as PromptCallMsg,
 } from "@tessera/gen/tessera/gateway/v1/gateway_pb";
+import type { PromptCall } from "./domain/call.js";
 import { bind, rateLimitHeaders, REMOTE_ADDRESS, TesseraError, type RateLimitInfo, type ServiceBinding } from "@tessera/runtime";
 import type { CallPipeline } from "./domain/call.js";
 import { credentialOf, routingHeaders } from "./rest/http.js";
@@ -48,6 +52,12 @@ function checkRequest(req: { request?: { model: string; messages: unknown[] } })
   if (!req.request.model) throw new TesseraError("invalid_request", "request.model is required", { param: "request.model" });
   if (req.request.messages.length === 0)
     throw new TesseraError("invalid_request", "request.messages must have at least one message", { param: "request.messages" });
+}
+
+/** A prompt call from a protobuf caller, checked like the REST one. */
+function promptCall(c: PromptCallMsg | undefined): PromptCall {
+  if (!c?.name) throw new TesseraError("invalid_request", "call.name is required: the prompt to invoke", { param: "call.name" });
+  return { name: c.name, label: c.label, version: c.version, variables: c.variables ?? {}, maxTokens: c.maxTokens };
 }
 
 /** Bind the public GatewayService (gRPC, Connect, gRPC-Web). */
@@ -93,6 +103,33 @@ export function gatewayService(deps: { pipeline: CallPipeline }): ServiceBinding
         });
         answerHeaders(ctx.responseHeader, r);
         return create(EmbedResponseSchema, { response: r.response, requestId: r.requestId, deployment: r.served.deployment });
+      },
+      async invokePrompt(req, ctx) {
+        const r = await pipeline.chat({
+          credential: credentialOf(headersRecord(ctx.requestHeader)),
+          request: create(ChatRequestSchema),
+          prompt: promptCall(req.call),
+          surface: Surface.GRPC,
+          signal: ctx.signal,
+          headers: routingHeaders(ctx.requestHeader),
+          sourceIp: ctx.values.get(REMOTE_ADDRESS),
+        });
+        answerHeaders(ctx.responseHeader, r);
+        return create(InvokePromptResponseSchema, { response: r.response, requestId: r.requestId, deployment: r.served.deployment, promptVersion: r.promptVersion ?? 0 });
+      },
+      async *invokePromptStream(req, ctx) {
+        const s = await pipeline.chatStream({
+          credential: credentialOf(headersRecord(ctx.requestHeader)),
+          request: create(ChatRequestSchema),
+          prompt: promptCall(req.call),
+          surface: Surface.GRPC,
+          signal: ctx.signal,
+          headers: routingHeaders(ctx.requestHeader),
+          sourceIp: ctx.values.get(REMOTE_ADDRESS),
+        });
+        answerHeaders(ctx.responseHeader, s);
+        for await (const chunk of s.chunks)
+          yield create(InvokePromptStreamResponseSchema, { chunk, requestId: s.requestId, deployment: s.served.deployment, promptVersion: s.promptVersion ?? 0 });
       },
       async listModels(_req, ctx) {
         const models = await pipeline.listModels(credentialOf(headersRecord(ctx.requestHeader)), ctx.signal, ctx.values.get(REMOTE_ADDRESS));

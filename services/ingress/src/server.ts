@@ -3,6 +3,7 @@ import { AuthzService } from "@tessera/gen/tessera/authz/v1/authz_pb";
 import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
+import { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
 import type { EventPublisher } from "@tessera/events";
 import { openPolicies, openVault, type PolicySet, type Vault } from "@tessera/guardrails";
 import { createKafkaPublisher } from "@tessera/events";
@@ -24,6 +25,7 @@ export interface IngressDeps {
   admin: Client<typeof AdminService>;
   redaction: Client<typeof RedactionService>;
   router: Client<typeof RouterService>;
+  prompts: Client<typeof PromptRegistryService>;
   events: EventPublisher;
   log: Logger;
   maxBodyBytes: number;
@@ -38,6 +40,7 @@ export function createIngress(deps: IngressDeps): BuiltService {
     authz: deps.authz,
     redaction: deps.redaction,
     router: deps.router,
+    prompts: deps.prompts,
     events: deps.events,
     log: deps.log,
     policies: deps.policies,
@@ -69,6 +72,7 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
   const admin = createMeshClient(AdminService, meshUrl(cfg, "authz"));
   const redaction = createMeshClient(RedactionService, meshUrl(cfg, "redaction"));
   const router = createMeshClient(RouterService, meshUrl(cfg, "router"));
+  const prompts = createMeshClient(PromptRegistryService, meshUrl(cfg, "prompt_registry"));
   const policies = openPolicies(cfg);
   const vault = openVault(cfg, policies, true);
   const ingress = createIngress({
@@ -76,6 +80,7 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
     admin,
     redaction,
     router,
+    prompts,
     events: createKafkaPublisher({ brokers: cfg.events.brokers, topic: cfg.events.topic, clientId: "tessera-ingress", log }),
     log,
     maxBodyBytes: cfg.server.max_body_bytes,
@@ -86,7 +91,7 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
     ...ingress,
     stop: async () => {
       await ingress.stop();
-      for (const c of [authz, admin, redaction, router]) c.close();
+      for (const c of [authz, admin, redaction, router, prompts]) c.close();
       await vault.close();
     },
   };

@@ -129,8 +129,20 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       throw new TesseraError("permission_denied", `Your role (${id.roles.join(", ") || "none"}) may not call models; the admin or developer role is needed.`, {
         code: "role_not_allowed",
       });
-    if (input.action === "invoke_prompt" && id.promptsAllow.length > 0 && !matchesAny(id.promptsAllow, input.prompt))
-      throw new TesseraError("permission_denied", `This API key is not allowed to invoke prompt '${input.prompt}'.`, { code: "prompt_not_allowed", param: "prompt" });
+    if (input.action === "invoke_prompt") {
+      if (id.promptsAllow.length > 0 && !matchesAny(id.promptsAllow, input.prompt))
+        throw new TesseraError("permission_denied", `This API key is not allowed to invoke prompt '${input.prompt}'.`, { code: "prompt_not_allowed", param: "prompt" });
+      // The prompt's author chose its model: the key's own model allow-list governs direct
+      // calls, not prompt APIs; deny-lists (the key's and the team's) and the team's allow-list still hold.
+      if (input.model && !modelAllowed({ ...id, modelsAllow: [] }, input.model))
+        throw new TesseraError("permission_denied", `Prompt '${input.prompt}' uses model '${input.model}', which your team may not use.`, { code: "model_not_allowed", param: "model" });
+      return;
+    }
+    // A key limited to some prompt APIs may call nothing else.
+    if (id.promptsAllow.length > 0)
+      throw new TesseraError("permission_denied", `This API key may only invoke the prompt APIs ${id.promptsAllow.join(", ")} (POST /v1/prompts/{name}/invoke).`, {
+        code: "prompt_key_only",
+      });
     if (input.model && !modelAllowed(id, input.model))
       throw new TesseraError("permission_denied", `This API key is not allowed to use model '${input.model}'.`, { code: "model_not_allowed", param: "model" });
   }

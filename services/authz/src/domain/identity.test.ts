@@ -73,6 +73,7 @@ describe("identity resolver", () => {
       roles: ["developer", "superuser"],
       models: ["gpt-4o"],
       redaction_policy: "strict",
+      prompts: [],
       keySha256: sha256Hex(secret),
     };
     const { identities } = resolver({ staticKeys: [s] });

@@ -148,7 +148,7 @@ export function createIdentityResolver(deps: IdentityDeps) {
         roles: asRoles(s.roles),
         modelsAllow: s.models,
         modelsDeny: [],
-        promptsAllow: [],
+        promptsAllow: s.prompts,
         redactionPolicy: s.redaction_policy,
         team: await team(s.tenant, s.team),
       };

@@ -2,6 +2,8 @@ import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { Action, type AuthzService, type Principal, type RateLimitState } from "@tessera/gen/tessera/authz/v1/authz_pb";
 import type { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
+import type { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { ServedSchema, type RouterService, type Served } from "@tessera/gen/tessera/router/v1/router_pb";
 import { ChatChunkSchema, ChatRequestSchema, Role, type ChatChunk, type ChatRequest, type ChatResponse, type EmbedRequest, type EmbedResponse, type Usage } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { RedactionCountSchema, RequestEventSchema, type RequestEvent, type Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
@@ -15,6 +17,8 @@ export interface CallDeps {
   authz: Client<typeof AuthzService>;
   redaction: Client<typeof RedactionService>;
   router: Client<typeof RouterService>;
+  /** Renders prompt APIs. */
+  prompts: Client<typeof PromptRegistryService>;
   events: EventPublisher;
   log: Logger;
   /** The redaction policies (the answer side runs here, next to the stream). */
@@ -34,6 +38,17 @@ export interface CallInput {
   headers?: Record<string, string>;
   /** The caller's network address (for the failed-authentication limit). */
   sourceIp?: string;
+  /** Set for a prompt API call: the request is rendered from the prompt (its model and messages). */
+  prompt?: PromptCall;
+}
+
+/** A prompt API call: which prompt and version, and its variables. */
+export interface PromptCall {
+  name: string;
+  label: string;
+  version: number;
+  variables: JsonObject;
+  maxTokens?: number | undefined;
 }
 
 /** One embeddings call as a surface hands it over. */
@@ -56,6 +71,8 @@ export interface ChatResult {
   response: ChatResponse;
   served: Served;
   rateLimit?: RateLimitInfo | undefined;
+  /** The prompt version that served a prompt API call (0 otherwise). */
+  promptVersion?: number;
 }
 
 /** A started stream: the first chunk has arrived (so routing succeeded). */
@@ -63,6 +80,7 @@ export interface StreamResult {
   requestId: string;
   served: Served;
   rateLimit?: RateLimitInfo | undefined;
+  promptVersion?: number;
   /** Every chunk, the first included. Consuming it to the end publishes the event. */
   chunks: AsyncGenerator<ChatChunk>;
 }
@@ -120,10 +138,11 @@ export function createCallPipeline(deps: CallDeps) {
   }
 
   /** Authorize a call to a model; fills the event's principal and authz time. */
-  async function authorize(input: CallInput | EmbedInput, ev: RequestEvent, t0: number, action: Action, inputTokens: number, maxOutputTokens: number): Promise<Grant> {
+  async function authorize(input: CallInput | EmbedInput, ev: RequestEvent, t0: number, action: Action, inputTokens: number, maxOutputTokens: number, prompt = ""): Promise<Grant> {
     const auth = await deps.authz.authorize(
       {
         credential: input.credential,
+        prompt,
         model: input.request.model,
         requestId: ev.requestId,
         action,
@@ -180,8 +199,28 @@ export function createCallPipeline(deps: CallDeps) {
   }
 
   /** authz then redaction; fills the event's principal, timings and redaction counts. */
+  /**
+   * A prompt API call: who is calling (no limits counted yet), then the prompt rendered for
+   * their tenant; the rendered request then goes through authz (prompt access, the prompt's
+   * model, limits and budgets) like any call.
+   */
+  async function render(input: CallInput, ev: RequestEvent): Promise<void> {
+    const call = input.prompt!;
+    ev.promptName = call.name;
+    const who = await deps.authz.authorize({ credential: input.credential, action: Action.LIST_MODELS, sourceIp: input.sourceIp ?? "" }, { signal: input.signal });
+    const r = await deps.prompts.render(
+      { tenantId: who.principal!.tenantId, name: call.name, label: call.label, version: call.version, variables: call.variables },
+      { signal: input.signal },
+    );
+    ev.promptVersion = r.version;
+    ev.modelRequested = r.model;
+    input.request = create(ChatRequestSchema, { ...input.request, model: r.model, messages: r.messages, ...(call.maxTokens !== undefined ? { maxTokens: call.maxTokens } : {}) });
+  }
+
   async function prepare(input: CallInput, ev: RequestEvent, t0: number, grant: { g?: Grant }): Promise<{ request: ChatRequest; principal: Principal; answer: ResponseRedactor }> {
-    const g = await authorize(input, ev, t0, Action.CHAT, tokensOf(promptChars(input.request)), input.request.maxTokens ?? 0);
+    if (input.prompt) await render(input, ev);
+    const action = input.prompt ? Action.INVOKE_PROMPT : Action.CHAT;
+    const g = await authorize(input, ev, t0, action, tokensOf(promptChars(input.request)), input.request.maxTokens ?? 0, input.prompt?.name ?? "");
     grant.g = g;
     const principal = g.principal;
     const t1 = now();
@@ -233,7 +272,7 @@ export function createCallPipeline(deps: CallDeps) {
         ev.finishReason = response.choices[0]?.finishReason ?? "";
         if (answer.active) redactAnswer(answer, response);
         ev.statusCode = 200;
-        return { requestId, response, served: routed.served!, rateLimit: grant.g?.rateLimit };
+        return { requestId, response, served: routed.served!, rateLimit: grant.g?.rateLimit, promptVersion: ev.promptVersion };
       } catch (err) {
         const e = toTesseraError(err);
         fail(ev, e);
@@ -320,7 +359,7 @@ export function createCallPipeline(deps: CallDeps) {
           publish(ev, t0);
         }
       }
-      return { requestId, served: served ?? create(ServedSchema), rateLimit: grant.g?.rateLimit, chunks: chunks() };
+      return { requestId, served: served ?? create(ServedSchema), rateLimit: grant.g?.rateLimit, promptVersion: ev.promptVersion, chunks: chunks() };
     },
 
     /**

@@ -2,7 +2,7 @@ import type * as http from "node:http";
 import type { ChatChunk, ChatRequest, ChatResponse } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import type { Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import { toTesseraError, type Logger, type TesseraError } from "@tessera/runtime";
-import type { CallPipeline } from "../domain/call.js";
+import type { CallPipeline, PromptCall } from "../domain/call.js";
 import { clientGone, credentialOf, errorHeaders, readJson, routingHeaders, sendJson, servedHeaders, sourceOf, writeStream, type Req, type Res } from "./http.js";
 
 /** How one stream is written in a surface's SSE dialect. */
@@ -27,7 +27,7 @@ export interface ChatFormat {
    * `req` is there for surfaces that take part of the request from the URL (Gemini: the
    * model and the stream flag).
    */
-  parse(body: unknown, req: Req): { request: ChatRequest; stream: boolean };
+  parse(body: unknown, req: Req): { request: ChatRequest; stream: boolean; prompt?: PromptCall };
   /** The caller's credential; `Authorization: Bearer` or `x-api-key` unless set. */
   credential?(req: Req): string;
   response(r: ChatResponse): unknown;
@@ -66,7 +66,7 @@ export function createChatEndpoint(format: ChatFormat, opts: { pipeline: CallPip
       if (toTesseraError(err).kind === "payload_too_large") (res as http.ServerResponse).shouldKeepAlive = false;
       return fail(res, err);
     }
-    const input = { credential: format.credential ? format.credential(req) : credentialOf(req.headers), request: parsed.request, surface: format.surface, signal, headers: routingHeaders(Object.entries(req.headers)), sourceIp: sourceOf(req) };
+    const input = { credential: format.credential ? format.credential(req) : credentialOf(req.headers), request: parsed.request, surface: format.surface, signal, headers: routingHeaders(Object.entries(req.headers)), sourceIp: sourceOf(req), ...(parsed.prompt ? { prompt: parsed.prompt } : {}) };
     if (!parsed.stream) {
       try {
         const r = await pipeline.chat(input);

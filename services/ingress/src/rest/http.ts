@@ -118,8 +118,14 @@ export function errorHeaders(e: TesseraError): Record<string, string> {
  * The headers every answer carries: Tessera's request id, where the call was served, and the
  * x-ratelimit-* state when a rate limit applied.
  */
-export function servedHeaders(r: { requestId: string; served: { deployment: string; provider: string }; rateLimit?: RateLimitInfo | undefined }): Record<string, string> {
+export function servedHeaders(r: {
+  requestId: string;
+  served: { deployment: string; provider: string };
+  rateLimit?: RateLimitInfo | undefined;
+  promptVersion?: number | undefined;
+}): Record<string, string> {
   const h: Record<string, string> = { "x-request-id": r.requestId, "x-tessera-deployment": r.served.deployment, "x-tessera-provider": r.served.provider };
+  if (r.promptVersion) h["x-tessera-prompt-version"] = String(r.promptVersion);
   return r.rateLimit ? Object.assign(h, rateLimitHeaders(r.rateLimit)) : h;
 }
 

@@ -1,5 +1,7 @@
 import { Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import { chunkToOpenAI, embedResponseToOpenAI, errorToOpenAI, parseOpenAIChatRequest, parseOpenAIEmbeddingRequest, responseToOpenAI } from "@tessera/openai-format";
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import { ChatRequestSchema } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { TesseraError, withServerSpan, type Logger } from "@tessera/runtime";
 import type { CallPipeline } from "../domain/call.js";
 import { createChatEndpoint, sendFormatError, type ChatFormat } from "./chat-endpoint.js";
@@ -40,6 +42,38 @@ const OPENAI: ChatFormat = {
   error: (e) => errorToOpenAI(e),
 };
 
+/** Prompt API paths: POST /v1/prompts/{name}/invoke. */
+const PROMPT_PATH = /^\/v1\/prompts\/([A-Za-z0-9][A-Za-z0-9._-]{0,127})\/invoke$/;
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * A prompt API call body: `{ label?, version?, variables?, stream?, stream_options?,
+ * max_tokens? }`; the answer is in OpenAI's chat-completions format (JSON or SSE).
+ */
+function parsePromptCall(body: unknown, req: Req) {
+  if (!isObject(body)) throw new TesseraError("invalid_request", "The body must be a JSON object: { \"variables\": { … }, \"label\"?, \"version\"?, \"stream\"? }.", { code: "invalid_body" });
+  const name = PROMPT_PATH.exec((req.url ?? "").split("?")[0]!)![1]!;
+  const known = new Set(["label", "version", "variables", "stream", "stream_options", "max_tokens"]);
+  for (const k of Object.keys(body)) if (!known.has(k)) throw new TesseraError("invalid_request", `Unknown field '${k}'; a prompt call takes ${[...known].join(", ")}.`, { param: k });
+  const { label = "", version = 0, variables = {}, stream = false, max_tokens } = body;
+  if (typeof label !== "string") throw new TesseraError("invalid_request", "label must be a string (e.g. \"production\").", { param: "label" });
+  if (typeof version !== "number" || !Number.isInteger(version) || version < 0) throw new TesseraError("invalid_request", "version must be a positive integer (0 or absent: use the label).", { param: "version" });
+  if (!isObject(variables)) throw new TesseraError("invalid_request", "variables must be an object of name → value.", { param: "variables" });
+  if (typeof stream !== "boolean") throw new TesseraError("invalid_request", "stream must be a boolean.", { param: "stream" });
+  if (max_tokens !== undefined && (typeof max_tokens !== "number" || !Number.isInteger(max_tokens) || max_tokens < 1))
+    throw new TesseraError("invalid_request", "max_tokens must be a positive integer.", { param: "max_tokens" });
+  const includeUsage = isObject(body["stream_options"]) && body["stream_options"]["include_usage"] === true;
+  return {
+    request: create(ChatRequestSchema, { includeUsage }),
+    stream,
+    prompt: { name, label, version, variables: variables as JsonObject, maxTokens: max_tokens as number | undefined },
+  };
+}
+
+/** The prompt API surface: OpenAI's answer format, a prompt call as the request. */
+const PROMPT_API: ChatFormat = { ...OPENAI, name: "prompt API", parse: parsePromptCall };
+
 /**
  * The OpenAI-compatible surface: POST /v1/chat/completions (JSON or SSE stream) and
  * GET /v1/models, errors as OpenAI error JSON with the matching status. Returns false when
@@ -48,6 +82,7 @@ const OPENAI: ChatFormat = {
 export function createOpenAISurface(opts: OpenAISurfaceOptions) {
   const { pipeline, log } = opts;
   const chatCompletions = createChatEndpoint(OPENAI, opts);
+  const invokePrompt = createChatEndpoint(PROMPT_API, opts);
 
   async function models(req: Req, res: Res) {
     try {
@@ -100,6 +135,14 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
         return true;
       }
       void withServerSpan("POST /v1/embeddings", req.headers, () => embeddings(req, res));
+      return true;
+    }
+    if (path !== undefined && PROMPT_PATH.test(path)) {
+      if (req.method !== "POST") {
+        sendFormatError(res, OPENAI, log, new TesseraError("invalid_request", `Method ${req.method} is not allowed on ${path}; use POST.`, { status: 405, code: "method_not_allowed" }));
+        return true;
+      }
+      void withServerSpan("POST /v1/prompts/{name}/invoke", req.headers, () => invokePrompt(req, res));
       return true;
     }
     if (path === "/v1/models" || path === "/models") {
