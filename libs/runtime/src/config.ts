@@ -280,7 +280,32 @@ const PromptSchema = z
                 z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() }).strict(),
               )
               .min(1),
-            variables: z.array(z.string()).default([]),
+            /**
+             * Declared variables: a name (a required string), or `{ name, type, default,
+             * required, enum }`. Rendering checks every value against its declaration.
+             */
+            variables: z
+              .array(
+                z.union([
+                  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"),
+                  z
+                    .object({
+                      name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"),
+                      type: z.enum(["string", "number", "integer", "boolean", "array", "object"]).default("string"),
+                      default: z.unknown().optional(),
+                      /** Required unless it has a default. */
+                      required: z.boolean().optional(),
+                      /** Allowed values (strings). */
+                      enum: z.array(z.string()).optional(),
+                      description: z.string().optional(),
+                    })
+                    .strict(),
+                ]),
+              )
+              .default([]),
+            /** Caps the answer's length unless the call sets max_tokens. */
+            max_tokens: z.number().int().positive().optional(),
+            temperature: z.number().min(0).max(2).optional(),
           })
           .strict(),
       )

@@ -15,6 +15,8 @@ export function promptRegistryService(deps: { registry: Registry }): ServiceBind
           version: r.version,
           model: r.model,
           messages: r.messages.map((m) => ({ role: ROLES[m.role], content: m.content })),
+          ...(r.maxTokens !== undefined ? { maxTokens: r.maxTokens } : {}),
+          ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
         });
       },
     });

@@ -214,7 +214,14 @@ export function createCallPipeline(deps: CallDeps) {
     );
     ev.promptVersion = r.version;
     ev.modelRequested = r.model;
-    input.request = create(ChatRequestSchema, { ...input.request, model: r.model, messages: r.messages, ...(call.maxTokens !== undefined ? { maxTokens: call.maxTokens } : {}) });
+    const maxTokens = call.maxTokens ?? r.maxTokens;
+    input.request = create(ChatRequestSchema, {
+      ...input.request,
+      model: r.model,
+      messages: r.messages,
+      ...(maxTokens !== undefined ? { maxTokens } : {}),
+      ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
+    });
   }
 
   async function prepare(input: CallInput, ev: RequestEvent, t0: number, grant: { g?: Grant }): Promise<{ request: ChatRequest; principal: Principal; answer: ResponseRedactor }> {
