@@ -18,6 +18,14 @@ prompts:
       - { version: 1, model: gpt-fake, variables: [audience, text], messages: [{ role: system, content: "Summarise for {{audience}}." }, { role: user, content: "{{text}}" }] }
       - { version: 2, model: gpt-fake, variables: [text], messages: [{ role: user, content: "v2: {{text}}" }] }
     labels: { production: 1, staging: 2 }
+  - name: extract
+    versions:
+      - version: 1
+        model: gpt-fake
+        variables: [payload]
+        output_schema: { type: object, required: [city], properties: { city: { type: string } }, additionalProperties: false }
+        messages: [{ role: user, content: "Reverse: {{ payload }}" }]
+    labels: { production: 1 }
   - name: other
     versions: [{ version: 1, model: demo, messages: [{ role: user, content: "hello" }] }]
     labels: { production: 1 }
@@ -78,6 +86,23 @@ describe("prompt APIs, all-in-one", () => {
     assert.equal(bad.status, 400);
     const field = await invoke("summarize", { varables: {} });
     assert.equal(((await field.json()) as { error: { message: string } }).error.message, "Unknown field 'varables'; a prompt call takes label, version, variables, stream, stream_options, max_tokens.");
+  });
+
+  test("an output schema is asked of the provider and the answer checked against it, streamed or not", async () => {
+    const reversed = (t: string) => [...t].reverse().join("");
+    const ok = await invoke("extract", { variables: { payload: reversed('{"city":"Paris"}') } });
+    assert.equal(ok.status, 200);
+    assert.equal(((await ok.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content, '{"city":"Paris"}');
+    const sent = g.fake.calls.at(-1)!.body as { response_format: { type: string; json_schema: { schema: unknown } } };
+    assert.equal(sent.response_format.type, "json_schema");
+    const bad = await invoke("extract", { variables: { payload: reversed('{"town":"Paris"}') } });
+    assert.equal(bad.status, 502);
+    const err = (await bad.json()) as { error: { code: string; message: string } };
+    assert.equal(err.error.code, "output_schema_mismatch");
+    assert.match(err.error.message, /prompt 'extract' version 1 .*must have required property 'city'/);
+    const stream = await invoke("extract", { stream: true, variables: { payload: reversed("not json") } });
+    const events = (await stream.text()).split("\n\n").filter((e) => e.startsWith("data: {"));
+    assert.match(events.at(-1)!, /output_schema_mismatch/, "the stream ends with an error event");
   });
 
   test("a key given a prompt API may invoke it and nothing else", async () => {

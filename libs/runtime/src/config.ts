@@ -305,6 +305,8 @@ const PromptSchema = z
               .default([]),
             /** Caps the answer's length unless the call sets max_tokens. */
             max_tokens: z.number().int().positive().optional(),
+            /** A JSON Schema the answer must match: asked of the provider, and checked. */
+            output_schema: z.record(z.string(), z.unknown()).optional(),
             temperature: z.number().min(0).max(2).optional(),
           })
           .strict(),

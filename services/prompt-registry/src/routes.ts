@@ -1,4 +1,4 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type JsonObject } from "@bufbuild/protobuf";
 import { bind, type ServiceBinding } from "@tessera/runtime";
 import { Role } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { PromptRegistryService, RenderResponseSchema } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
@@ -17,6 +17,7 @@ export function promptRegistryService(deps: { registry: Registry }): ServiceBind
           messages: r.messages.map((m) => ({ role: ROLES[m.role], content: m.content })),
           ...(r.maxTokens !== undefined ? { maxTokens: r.maxTokens } : {}),
           ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
+          ...(r.outputSchema ? { outputSchema: r.outputSchema as JsonObject } : {}),
         });
       },
     });

@@ -5,11 +5,12 @@ import type { RedactionService } from "@tessera/gen/tessera/redaction/v1/redacti
 import type { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { ServedSchema, type RouterService, type Served } from "@tessera/gen/tessera/router/v1/router_pb";
-import { ChatChunkSchema, ChatRequestSchema, Role, type ChatChunk, type ChatRequest, type ChatResponse, type EmbedRequest, type EmbedResponse, type Usage } from "@tessera/gen/tessera/chat/v1/chat_pb";
+import { ChatChunkSchema, ChatRequestSchema, ResponseFormatSchema, Role, type ChatChunk, type ChatRequest, type ChatResponse, type EmbedRequest, type EmbedResponse, type Usage } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import { RedactionCountSchema, RequestEventSchema, type RequestEvent, type Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import type { EventPublisher } from "@tessera/events";
 import { ResponseRedactor, type PolicySet, type Vault } from "@tessera/guardrails";
 import { createStreamAnswer, redactAnswer } from "./answer.js";
+import { outputCheck } from "./output-schema.js";
 import { toTesseraError, ulid, type Logger, type RateLimitInfo, type TesseraError } from "@tessera/runtime";
 
 /** What ingress needs: typed clients of the other services (in-process or over HTTP/2). */
@@ -40,6 +41,8 @@ export interface CallInput {
   sourceIp?: string;
   /** Set for a prompt API call: the request is rendered from the prompt (its model and messages). */
   prompt?: PromptCall;
+  /** Set by rendering when the prompt version declares an output schema. */
+  checkOutput?: (answer: string) => void;
 }
 
 /** A prompt API call: which prompt and version, and its variables. */
@@ -221,7 +224,11 @@ export function createCallPipeline(deps: CallDeps) {
       messages: r.messages,
       ...(maxTokens !== undefined ? { maxTokens } : {}),
       ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
+      ...(r.outputSchema
+        ? { responseFormat: create(ResponseFormatSchema, { type: "json_schema", schemaName: call.name.replace(/[^A-Za-z0-9_-]/g, "_"), schema: r.outputSchema, strict: true }) }
+        : {}),
     });
+    if (r.outputSchema) input.checkOutput = outputCheck(call.name, r.version, r.outputSchema as Record<string, unknown>);
   }
 
   async function prepare(input: CallInput, ev: RequestEvent, t0: number, grant: { g?: Grant }): Promise<{ request: ChatRequest; principal: Principal; answer: ResponseRedactor }> {
@@ -278,6 +285,7 @@ export function createCallPipeline(deps: CallDeps) {
         ev.modelServed = response.model;
         ev.finishReason = response.choices[0]?.finishReason ?? "";
         if (answer.active) redactAnswer(answer, response);
+        input.checkOutput?.(response.choices[0]?.message?.content ?? "");
         ev.statusCode = 200;
         return { requestId, response, served: routed.served!, rateLimit: grant.g?.rateLimit, promptVersion: ev.promptVersion };
       } catch (err) {
@@ -325,11 +333,13 @@ export function createCallPipeline(deps: CallDeps) {
         try {
           let r = first;
           let last: ChatChunk | undefined;
+          let streamed = "";
           while (!r.done) {
             const c = r.value.chunk;
             if (c) {
               last = c;
               redactStream?.chunk(c);
+              if (input.checkOutput) streamed += c.choices[0]?.delta?.content ?? "";
               if (c.model) ev.modelServed = c.model;
               if (c.usage) {
                 usage = c.usage;
@@ -346,8 +356,11 @@ export function createCallPipeline(deps: CallDeps) {
           if (open.length > 0) {
             const tail = create(ChatChunkSchema, { id: last?.id ?? "", created: last?.created ?? 0n, model: last?.model ?? "", choices: open.map((index) => ({ index, delta: {} })) });
             for (const i of open) redactStream!.flushChoice(tail, i);
+            if (input.checkOutput) streamed += tail.choices[0]?.delta?.content ?? "";
             yield tail;
           }
+          // A prompt's output schema: the whole answer is checked once it is complete.
+          input.checkOutput?.(streamed);
           ev.statusCode = 200;
         } catch (err) {
           const e = toTesseraError(err);

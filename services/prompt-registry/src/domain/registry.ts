@@ -1,4 +1,5 @@
 import { Liquid, type Template } from "liquidjs";
+import { Ajv } from "ajv";
 import { TesseraError } from "@tessera/runtime";
 import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 
@@ -18,6 +19,7 @@ export interface PromptVersion {
   variables: VariableSpec[];
   max_tokens?: number | undefined;
   temperature?: number | undefined;
+  output_schema?: Record<string, unknown> | undefined;
 }
 
 /** A prompt: versions and labels pointing at them. */
@@ -36,6 +38,7 @@ export interface Rendered {
   messages: { role: "system" | "user" | "assistant"; content: string }[];
   maxTokens?: number | undefined;
   temperature?: number | undefined;
+  outputSchema?: Record<string, unknown> | undefined;
 }
 
 interface Declared {
@@ -95,6 +98,12 @@ function compile(p: Prompt): Map<number, CompiledVersion> {
         if (!names.has(used)) throw new Error(`${where}: template uses undeclared variable '${used}' (declare it under variables)`);
       return t;
     });
+    if (v.output_schema)
+      try {
+        new Ajv({ strict: false }).compile(v.output_schema);
+      } catch (err) {
+        throw new Error(`prompts.${p.name}.versions.${v.version}.output_schema: not a valid JSON Schema: ${(err as Error).message}`);
+      }
     for (const d of vars)
       if (d.default !== undefined && !TYPE_OK[d.type](d.default as JsonValue))
         throw new Error(`prompts.${p.name}.versions.${v.version}.variables.${d.name}: default is not a ${d.type}`);
@@ -148,7 +157,7 @@ export function createRegistry(prompts: Prompt[]) {
       } catch (err) {
         throw new TesseraError("invalid_request", `Prompt '${name}' version ${want} could not be rendered with these variables: ${(err as Error).message.split("\n")[0]}`, { code: "render_failed" });
       }
-      return { version: c.v.version, model: c.v.model, messages, maxTokens: c.v.max_tokens, temperature: c.v.temperature };
+      return { version: c.v.version, model: c.v.model, messages, maxTokens: c.v.max_tokens, temperature: c.v.temperature, outputSchema: c.v.output_schema };
     },
   };
 }
