@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { createLazy, createSqlDatabases, type EmptyAnswers, type SqlDatabases } from "@tessera/sql";
 import { createPriceTable, sha256Hex, type BuiltService, type Config, type Logger } from "@tessera/runtime";
 import { createAdmin } from "./domain/admin.js";
 import { createAuthorizer, type ModelInfo } from "./domain/authorizer.js";
@@ -8,26 +8,41 @@ import type { Limiter } from "./domain/limiter.js";
 import { createMemoryLimiter } from "./domain/limiter-memory.js";
 import type { AuthzStore } from "./domain/store.js";
 import { createRedisLimiter } from "./adapters/limiter-redis.js";
-import { createLazyStore } from "./adapters/lazy-store.js";
+import { openMigratedStore } from "./adapters/sql-store.js";
 import { adminService, authzService } from "./routes.js";
 
 
-/** Open the configured store: PGlite (a directory, or memory) or Postgres. Migrations run here. */
-export async function openStore(cfg: Config, log: Logger): Promise<AuthzStore> {
+/** What each read answers while the store has never been opened: nothing exists yet. */
+const EMPTY: EmptyAnswers<AuthzStore> = {
+  getTenant: () => undefined,
+  listTenants: () => [],
+  getTeam: () => undefined,
+  listTeams: () => [],
+  getUser: () => undefined,
+  listUsers: () => [],
+  getKey: () => undefined,
+  getKeyByHash: () => undefined,
+  listKeys: () => [],
+  listLimits: () => [],
+  limitsFor: () => [],
+  listBudgets: () => [],
+  budgetsFor: () => [],
+  listSubscriptions: () => [],
+  isSubscribed: () => false,
+  listAudit: () => [],
+};
+
+/**
+ * Open the configured store (PGlite, a directory or memory, or Postgres) in `databases`, which
+ * other stores of the process may share. Migrations run here. A PGlite directory that does not
+ * exist yet is opened on the first admin change.
+ */
+export async function openStore(cfg: Config, log: Logger, databases: SqlDatabases): Promise<AuthzStore> {
   const s = cfg.authz.store;
-  const progress = (line: string) => log.info(line);
-  if (s.kind === "pglite") {
-    const { openPgliteStore } = await import("./adapters/pglite-store.js");
-    const open = () => openPgliteStore({ path: s.path, log: progress });
-    if (!s.path || existsSync(s.path)) return open();
-    // Nothing stored yet: start PGlite only when the admin API first writes.
-    log.info(`authz store ${s.path} does not exist yet; PGlite starts with the first admin change`);
-    return createLazyStore(open);
-  }
-  const url = s.url ?? (s.url_env ? process.env[s.url_env] : undefined);
-  if (!url) throw new Error(`authz.store: set url, or url_env to an environment variable holding the Postgres URL${s.url_env ? ` (${s.url_env} is not set)` : ""}`);
-  const { openPostgresStore } = await import("./adapters/postgres-store.js");
-  return openPostgresStore({ url, poolSize: s.pool_size, log: progress });
+  const open = async () => openMigratedStore(await databases.open(s, "authz.store"), (line) => log.info(line));
+  if (s.kind !== "pglite" || databases.exists(s)) return open();
+  log.info(`authz store ${s.path} does not exist yet; PGlite starts with the first admin change`);
+  return createLazy(open, EMPTY);
 }
 
 /** The configured counters: in memory, or Redis (shared by every replica). */
@@ -37,10 +52,14 @@ export function openLimiter(cfg: Config): Limiter {
   return createRedisLimiter({ url: cfg.redis.url, prefix: `${cfg.redis.key_prefix}authz:` });
 }
 
-/** Build authz from configuration. */
-export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
+/**
+ * Build authz from configuration. `databases` are the process's SQL databases when it shares
+ * them (all-in-one); without, authz opens its own and closes them on stop.
+ */
+export async function build(cfg: Config, log: Logger, databases?: SqlDatabases): Promise<BuiltService> {
   const a = cfg.authz;
-  const store = await openStore(cfg, log);
+  const dbs = databases ?? createSqlDatabases((line) => log.warn(line));
+  const store = await openStore(cfg, log, dbs);
   const limiter = openLimiter(cfg);
   const operatorToken = process.env[a.admin_token_env];
   const identities = createIdentityResolver({
@@ -81,6 +100,7 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
     stop: async () => {
       await limiter.close();
       await store.close();
+      if (!databases) await dbs.close();
     },
   };
 }

@@ -1,30 +1,10 @@
+import type { MigrationLedger } from "@tessera/sql";
+
 /**
  * The authz store's schema, as versioned migrations kept in TypeScript strings so the esbuild
- * bundle carries them (no SQL files to ship). One list serves Postgres and PGlite alike.
- *
- * Rules: a migration, once released, is never edited; a change is a new migration with the
- * next version. Each runs in its own transaction (see `migrate` in sql-store.ts), so it may
- * hold several statements but must not use statements that cannot run in a transaction
- * (CREATE INDEX CONCURRENTLY, VACUUM).
+ * bundle carries them (no SQL files to ship). One list serves Postgres and PGlite alike; the
+ * rules are in @tessera/sql's MigrationLedger.
  */
-
-/** One schema change. */
-export interface Migration {
-  /** 1, 2, 3…: applied in this order, each once. */
-  version: number;
-  /** Short snake_case description, recorded in schema_migrations and logged. */
-  name: string;
-  /** One or more statements, run with the simple query protocol (no parameters). */
-  sql: string;
-}
-
-/** Records which migrations ran; created (if missing) by `migrate` before anything else. */
-export const SCHEMA_MIGRATIONS_DDL = `
-CREATE TABLE IF NOT EXISTS schema_migrations (
-  version    integer PRIMARY KEY,
-  name       text NOT NULL,
-  applied_at timestamptz NOT NULL DEFAULT now()
-)`;
 
 const SCOPES = `('tenant', 'team', 'user', 'key')`;
 
@@ -131,4 +111,10 @@ CREATE INDEX audit_log_tenant_idx ON audit_log (tenant_id, id);
 `;
 
 /** Every migration, in version order. Append only. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, name: "initial_schema", sql: INITIAL }];
+export const MIGRATIONS: MigrationLedger["migrations"] = [{ version: 1, name: "initial_schema", sql: INITIAL }];
+
+/**
+ * The authz ledger: `schema_migrations` (its name from before stores shared a database), and
+ * its advisory lock key ("tessera authz" in spirit).
+ */
+export const AUTHZ_LEDGER: MigrationLedger = { table: "schema_migrations", lockKey: "7316925478120615", migrations: MIGRATIONS };

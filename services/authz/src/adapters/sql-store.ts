@@ -1,4 +1,5 @@
 import { ulid } from "@tessera/runtime";
+import { json, migrated, openPgliteClient, openPostgresClient, rowsOf, time, timeOrNull, uniqueViolation, type DbInt, type DbTime, type SqlClient } from "@tessera/sql";
 import {
   type AuditRow,
   type AuthzStore,
@@ -15,81 +16,24 @@ import {
   type TenantRow,
   type UserRow,
 } from "../domain/store.js";
-import { MIGRATIONS, type Migration, SCHEMA_MIGRATIONS_DDL } from "./migrations.js";
+import { AUTHZ_LEDGER } from "./migrations.js";
 
 /**
- * The little a SQL engine must offer the authz store: parameterised queries, multi-statement
- * scripts, transactions on one connection, close. Implemented over `pg` (postgres-store.ts)
- * and PGlite (pglite-store.ts); everything else is shared SQL in this file.
- */
-export interface SqlClient {
-  /** One statement with `$1`-style parameters. */
-  query<R>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
-  /** One or more statements, no parameters (migrations). */
-  exec(text: string): Promise<void>;
-  /**
-   * Run `fn` on one connection between BEGIN and COMMIT; ROLLBACK and rethrow when it throws.
-   * The client passed to `fn` must not start another transaction.
-   */
-  transaction<T>(fn: (db: SqlClient) => Promise<T>): Promise<T>;
-  close(): Promise<void>;
-}
-
-/**
- * The advisory lock key that serialises `migrate` across processes (any constant that no
- * other code in the database uses; "tessera authz" in spirit).
- */
-export const MIGRATION_LOCK_KEY = "7316925478120615";
-
-/**
- * Apply the pending migrations in version order, each in its own transaction that first takes
- * `pg_advisory_xact_lock(MIGRATION_LOCK_KEY)`, so that replicas starting together apply each
- * migration exactly once (the second waits, then finds it recorded). Logs
- * "applied migration N name" per migration applied. Returns how many were applied.
- * `migrations` defaults to the store's own list (a test may pass another).
- */
-export async function migrate(db: SqlClient, log?: (line: string) => void, migrations: readonly Migration[] = MIGRATIONS): Promise<number> {
-  checkOrder(migrations);
-  let applied = 0;
-  for (const m of migrations) {
-    const ran = await db.transaction(async (tx) => {
-      await tx.query("SELECT pg_advisory_xact_lock($1::bigint)", [MIGRATION_LOCK_KEY]);
-      await tx.exec(SCHEMA_MIGRATIONS_DDL);
-      const done = await tx.query<{ version: number }>("SELECT version FROM schema_migrations WHERE version = $1", [m.version]);
-      if (done.rows.length > 0) return false;
-      await tx.exec(m.sql);
-      await tx.query("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", [m.version, m.name]);
-      return true;
-    });
-    if (ran) {
-      applied++;
-      log?.(`applied migration ${m.version} ${m.name}`);
-    }
-  }
-  return applied;
-}
-
-function checkOrder(migrations: readonly Migration[]): void {
-  migrations.forEach((m, i) => {
-    const prev = migrations[i - 1];
-    if (!Number.isInteger(m.version) || m.version < 1 || (prev && m.version <= prev.version)) {
-      throw new Error(`migrations must have increasing positive integer versions; ${m.version} (${m.name}) is out of order`);
-    }
-  });
-}
-
-/**
- * The authz store over `db`, once `migrate` has applied its pending migrations. When migrating
- * fails, closes `db` (a failure to close is ignored) and rethrows the migration's error.
+ * The authz store over `db`, once its pending migrations are applied (see `migrated`): on
+ * PGlite all-in-one, on Postgres in the mesh, with the same SQL.
  */
 export async function openMigratedStore(db: SqlClient, log?: (line: string) => void): Promise<AuthzStore> {
-  try {
-    await migrate(db, log);
-  } catch (err) {
-    await db.close().catch(() => undefined);
-    throw err;
-  }
-  return createSqlStore(db);
+  return createSqlStore(await migrated(db, AUTHZ_LEDGER, log));
+}
+
+/** The authz store on a new PGlite database at `path` ("" in memory), migrated. */
+export async function openPgliteStore(opts: { path: string; log?: (line: string) => void }): Promise<AuthzStore> {
+  return openMigratedStore(await openPgliteClient(opts.path, "authz.store"), opts.log);
+}
+
+/** The authz store on a new Postgres pool, migrated (serialised across replicas by an advisory lock). */
+export async function openPostgresStore(opts: { url: string; poolSize?: number; log?: (line: string) => void }): Promise<AuthzStore> {
+  return openMigratedStore(await openPostgresClient({ ...opts, setting: "authz.store" }), opts.log);
 }
 
 /**
@@ -103,9 +47,6 @@ export function createSqlStore(db: SqlClient): AuthzStore {
 // ---------------------------------------------------------------------------
 // Rows as the engines return them, and their conversion
 // ---------------------------------------------------------------------------
-
-/** A timestamp as a driver returns it: a Date (pg, PGlite), or text should a parser be off. */
-type DbTime = Date | string;
 
 interface TenantDb {
   id: string;
@@ -146,8 +87,6 @@ interface KeyDb {
   revoked_at: DbTime | null;
   rotated_from: string;
 }
-/** bigint columns arrive as text from pg and as number from PGlite. */
-type DbInt = number | string;
 interface LimitDb {
   tenant_id: string;
   scope: Scope;
@@ -190,8 +129,6 @@ interface AuditDb {
   details: Record<string, unknown> | string | null;
 }
 
-const time = (v: DbTime): Date => (v instanceof Date ? v : new Date(v));
-const timeOrNull = (v: DbTime | null): Date | null => (v === null ? null : time(v));
 const list = (v: string[] | null): string[] => (Array.isArray(v) ? v : []);
 const int = (v: DbInt): number => Number(v);
 
@@ -276,7 +213,7 @@ const toAudit = (r: AuditDb): AuditRow => ({
   tenantId: r.tenant_id,
   action: r.action,
   target: r.target,
-  details: typeof r.details === "string" ? (JSON.parse(r.details) as Record<string, unknown>) : (r.details ?? {}),
+  details: json(r.details, {}),
 });
 
 // Column lists, so a later migration that adds a column changes no result shape by accident.
@@ -296,13 +233,6 @@ const aliased = (alias: string, cols: string) => cols.split(", ").map((c) => `${
 // ---------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------
-
-/** The SQLSTATE and constraint of a driver error (pg and PGlite both use these names). */
-function uniqueViolation(err: unknown): { constraint: string } | undefined {
-  if (typeof err !== "object" || err === null) return undefined;
-  const e = err as { code?: unknown; constraint?: unknown };
-  return e.code === "23505" ? { constraint: typeof e.constraint === "string" ? e.constraint : "" } : undefined;
-}
 
 /** Run `write`; a unique violation becomes a StoreConflict with `message(constraint)`. */
 async function orConflict<T>(write: Promise<T>, message: (constraint: string) => string): Promise<T> {
@@ -335,17 +265,7 @@ function scopeArrays(scopes: ScopeRef[]): [string[], string[]] {
 // ---------------------------------------------------------------------------
 
 function bindStore(db: SqlClient, inTransaction: boolean): AuthzStore {
-  const one = async <R, T>(text: string, params: unknown[], convert: (r: R) => T): Promise<T | undefined> => {
-    const { rows } = await db.query<R>(text, params);
-    return rows[0] === undefined ? undefined : convert(rows[0]);
-  };
-  const must = async <R, T>(text: string, params: unknown[], convert: (r: R) => T): Promise<T> => {
-    const row = await one(text, params, convert);
-    if (row === undefined) throw new Error(`authz store: no row returned by ${text.split("\n")[0]}`);
-    return row;
-  };
-  const all = async <R, T>(text: string, params: unknown[], convert: (r: R) => T): Promise<T[]> =>
-    (await db.query<R>(text, params)).rows.map(convert);
+  const { one, must, all } = rowsOf(db, "authz store");
   const deleted = async (text: string, params: unknown[]): Promise<boolean> => (await db.query(text, params)).rows.length > 0;
 
   return {

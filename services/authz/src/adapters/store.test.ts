@@ -4,10 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { authzStoreContract, keyRow, rid } from "../domain/store-contract.js";
-import { MIGRATIONS } from "./migrations.js";
-import { openPgliteStore } from "./pglite-store.js";
-import { openPostgresClient, openPostgresStore } from "./postgres-store.js";
-import { migrate, type SqlClient } from "./sql-store.js";
+import { migrate, openPostgresClient, type SqlClient } from "@tessera/sql";
+import { AUTHZ_LEDGER, MIGRATIONS } from "./migrations.js";
+import { openPgliteStore, openPostgresStore } from "./sql-store.js";
 
 authzStoreContract("pglite (memory)", () => openPgliteStore({ path: "" }));
 
@@ -82,7 +81,7 @@ if (!PG_URL) {
   describe("postgres", () => {
     let admin: SqlClient;
     before(async () => {
-      admin = await openPostgresClient({ url: PG_URL, poolSize: 1 });
+      admin = await openPostgresClient({ url: PG_URL, poolSize: 1, setting: "test" });
       for (const s of Object.values(schemas)) await admin.exec(`CREATE SCHEMA ${s}`);
     });
     after(async () => {
@@ -97,16 +96,16 @@ if (!PG_URL) {
       (await admin.query<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`)).rows.map((r) => r.version);
 
     it("migrate twice: the second run applies nothing", async () => {
-      const db = await openPostgresClient({ url: inSchema(schemas.twice), poolSize: 1 });
+      const db = await openPostgresClient({ url: inSchema(schemas.twice), poolSize: 1, setting: "test" });
       try {
         const lines: string[] = [];
-        assert.equal(await migrate(db, (l) => lines.push(l)), MIGRATIONS.length);
+        assert.equal(await migrate(db, AUTHZ_LEDGER, (l) => lines.push(l)), MIGRATIONS.length);
         assert.deepEqual(
           lines,
           MIGRATIONS.map((m) => `applied migration ${m.version} ${m.name}`),
         );
         const again: string[] = [];
-        assert.equal(await migrate(db, (l) => again.push(l)), 0);
+        assert.equal(await migrate(db, AUTHZ_LEDGER, (l) => again.push(l)), 0);
         assert.deepEqual(again, []);
         assert.deepEqual(
           await recorded(schemas.twice),
@@ -119,11 +118,11 @@ if (!PG_URL) {
 
     it("two processes migrating at once apply each migration once", async () => {
       const [a, b] = await Promise.all([
-        openPostgresClient({ url: inSchema(schemas.race), poolSize: 1 }),
-        openPostgresClient({ url: inSchema(schemas.race), poolSize: 1 }),
+        openPostgresClient({ url: inSchema(schemas.race), poolSize: 1, setting: "test" }),
+        openPostgresClient({ url: inSchema(schemas.race), poolSize: 1, setting: "test" }),
       ]);
       try {
-        const [na, nb] = await Promise.all([migrate(a), migrate(b)]);
+        const [na, nb] = await Promise.all([migrate(a, AUTHZ_LEDGER), migrate(b, AUTHZ_LEDGER)]);
         assert.equal(na + nb, MIGRATIONS.length);
         assert.deepEqual(
           await recorded(schemas.race),

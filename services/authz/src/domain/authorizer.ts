@@ -1,5 +1,4 @@
-import { rateLimitHeaders, TesseraError, type Logger, type PriceTable, type RateLimitInfo, type TokenCounts } from "@tessera/runtime";
-import { createTtlCache } from "./cache.js";
+import { createTtlCache, rateLimitHeaders, TesseraError, type Logger, type PriceTable, type RateLimitInfo, type TokenCounts } from "@tessera/runtime";
 import { currentPeriod, fromMicros, LEDGER_GRACE_MS, ledgerKeys, toMicros } from "./budget-period.js";
 import { actorOf, type Identity, type IdentityResolver, type Role } from "./identity.js";
 import type { Limiter, LedgerCheck, WindowCheck, WindowState } from "./limiter.js";

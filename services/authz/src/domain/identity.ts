@@ -1,5 +1,4 @@
-import { sha256Hex, TesseraError, type Logger, type ResolvedApiKey } from "@tessera/runtime";
-import { createTtlCache } from "./cache.js";
+import { createTtlCache, sha256Hex, TesseraError, type Logger, type ResolvedApiKey } from "@tessera/runtime";
 import type { Limiter } from "./limiter.js";
 import type { AuthzStore, KeyRow, TeamRow } from "./store.js";
 import type { JwtVerifier } from "./jwt.js";

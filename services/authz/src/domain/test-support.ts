@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { sha256Hex, TesseraError } from "@tessera/runtime";
 import { memoryLogger } from "../../../../tests/helpers/log.js";
-import { openPgliteStore } from "../adapters/pglite-store.js";
+import { openPgliteStore } from "../adapters/sql-store.js";
 import { createAdmin, type AdminDeps } from "./admin.js";
 import { createIdentityResolver, type IdentityDeps } from "./identity.js";
 import { createMemoryLimiter } from "./limiter-memory.js";

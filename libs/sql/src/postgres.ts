@@ -1,22 +1,15 @@
-import type { AuthzStore } from "../domain/store.js";
-import { openMigratedStore, type SqlClient } from "./sql-store.js";
+import type { SqlClient } from "./client.js";
 
-/** Options for {@link openPostgresStore}. */
-export interface PostgresStoreOptions {
+/** Options for {@link openPostgresClient}. */
+export interface PostgresOptions {
   /** postgres://user:password@host:port/database[?options=…]; never logged with its password. */
   url: string;
   /** Pooled connections (default 10). */
   poolSize?: number;
-  /** Progress lines ("applied migration 1 initial_schema") and pool errors. */
+  /** Pool errors. */
   log?: (line: string) => void;
-}
-
-/**
- * The authz store of the mesh: Postgres through a `pg` pool. Checks the connection and
- * migrates (serialised across replicas by an advisory lock) before returning.
- */
-export async function openPostgresStore(opts: PostgresStoreOptions): Promise<AuthzStore> {
-  return openMigratedStore(await openPostgresClient(opts), opts.log);
+  /** The configuration to check, named in errors, e.g. "authz.store". */
+  setting: string;
 }
 
 /**
@@ -24,11 +17,12 @@ export async function openPostgresStore(opts: PostgresStoreOptions): Promise<Aut
  * answers: failing that, an error that names host:port (never the password) and the
  * configuration to check. Transactions take one pooled client for BEGIN … COMMIT/ROLLBACK.
  */
-export async function openPostgresClient(opts: PostgresStoreOptions): Promise<SqlClient> {
-  const target = describeTarget(opts.url);
+export async function openPostgresClient(opts: PostgresOptions): Promise<SqlClient> {
+  const setting = opts.setting;
+  const target = describeTarget(opts.url, setting);
   const poolSize = opts.poolSize ?? 10;
   if (!Number.isInteger(poolSize) || poolSize < 1) {
-    throw new Error(`postgres store: poolSize must be a positive integer, got ${poolSize}`);
+    throw new Error(`${setting}: pool_size must be a positive integer, got ${poolSize}`);
   }
   const pg = await loadPg();
   const pool = new pg.Pool({ connectionString: opts.url, max: poolSize, connectionTimeoutMillis: CONNECT_TIMEOUT_MS });
@@ -40,7 +34,7 @@ export async function openPostgresClient(opts: PostgresStoreOptions): Promise<Sq
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw new Error(
-      `cannot connect to Postgres at ${target.hostPort} (${scrub(errorText(err), target.password)}); check authz.store.url / url_env`,
+      `cannot connect to Postgres at ${target.hostPort} (${scrub(errorText(err), target.password)}); check ${setting}.url / url_env`,
     );
   }
   return poolClient(pool);
@@ -130,15 +124,15 @@ interface Target {
 }
 
 /** host:port and password of a postgres URL; a URL that does not parse is not echoed. */
-export function describeTarget(url: string): Target {
+export function describeTarget(url: string, setting: string): Target {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
-    throw new Error("the Postgres URL does not parse (expected postgres://user:password@host:port/database); check authz.store.url / url_env");
+    throw new Error(`the Postgres URL does not parse (expected postgres://user:password@host:port/database); check ${setting}.url / url_env`);
   }
   if (u.protocol !== "postgres:" && u.protocol !== "postgresql:") {
-    throw new Error(`the Postgres URL must start with postgres:// or postgresql://, got ${u.protocol}//…; check authz.store.url / url_env`);
+    throw new Error(`the Postgres URL must start with postgres:// or postgresql://, got ${u.protocol}//…; check ${setting}.url / url_env`);
   }
   const host = u.hostname || u.searchParams.get("host") || "localhost";
   return { hostPort: `${host}:${u.port || "5432"}`, password: decodeURIComponent(u.password) };

@@ -1,39 +1,24 @@
 import { mkdir } from "node:fs/promises";
 import type { PGlite, Transaction } from "@electric-sql/pglite";
-import type { AuthzStore } from "../domain/store.js";
-import { openMigratedStore, type SqlClient } from "./sql-store.js";
-
-/** Options for {@link openPgliteStore}. */
-export interface PgliteStoreOptions {
-  /** Data directory, created if missing; "" keeps the database in memory (lost on close). */
-  path: string;
-  /** Progress lines ("applied migration 1 initial_schema"). */
-  log?: (line: string) => void;
-}
+import type { SqlClient } from "./client.js";
 
 /**
- * The authz store of the all-in-one topology: PGlite (Postgres compiled to WASM, in process)
- * with the same SQL and migrations as the Postgres store. Migrates before returning.
- */
-export async function openPgliteStore(opts: PgliteStoreOptions): Promise<AuthzStore> {
-  return openMigratedStore(await openPgliteClient(opts.path), opts.log);
-}
-
-/**
- * A {@link SqlClient} over a new PGlite database at `path` ("" in memory). PGlite is loaded
- * here, on first use, so processes that use Postgres never load the WASM.
+ * A {@link SqlClient} over a new PGlite database (Postgres compiled to WASM, in process) at
+ * `path` ("" in memory, lost on close); the directory is created if missing. `setting` names
+ * the configuration to check in errors (e.g. "authz.store"). PGlite is loaded here, on first
+ * use, so processes that use Postgres never load the WASM.
  *
  * PGlite has one connection. Its `transaction` holds an internal lock that every top-level
  * `query`/`exec` also takes, so a query issued outside a running transaction waits until the
  * transaction ends instead of running inside it. The other side of that lock: code inside
  * `transaction(fn)` must use the client passed to `fn`, as the store does.
  */
-export async function openPgliteClient(path: string): Promise<SqlClient> {
+export async function openPgliteClient(path: string, setting: string): Promise<SqlClient> {
   if (path !== "") {
     try {
       await mkdir(path, { recursive: true });
     } catch (err) {
-      throw new Error(`cannot create the PGlite data directory ${path} (${(err as Error).message}); check authz.store.path`, { cause: err });
+      throw new Error(`cannot create the PGlite data directory ${path} (${(err as Error).message}); check ${setting}.path`, { cause: err });
     }
   }
   const { PGlite } = await import("@electric-sql/pglite");
@@ -41,7 +26,7 @@ export async function openPgliteClient(path: string): Promise<SqlClient> {
   try {
     pg = await PGlite.create(path === "" ? {} : { dataDir: path });
   } catch (err) {
-    throw new Error(`cannot open the PGlite database in ${path || "memory"} (${(err as Error).message}); check authz.store.path`, { cause: err });
+    throw new Error(`cannot open the PGlite database in ${path || "memory"} (${(err as Error).message}); check ${setting}.path`, { cause: err });
   }
   return rootClient(pg);
 }
