@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { createSqlDatabases, migrate, openPostgresClient, type SqlClient } from "@tessera/sql";
+import { openMigratedStore } from "../../../authz/src/adapters/sql-store.js";
+import { promptStoreContract, rid, spec } from "../domain/store-contract.js";
+import { PROMPT_LEDGER } from "./migrations.js";
+import { openMigratedPromptStore, openPglitePromptStore, openPostgresPromptStore } from "./sql-store.js";
+
+promptStoreContract("pglite (memory)", () => openPglitePromptStore({ path: "" }));
+
+/** Versions are insert only: the database refuses an UPDATE or DELETE of one, whoever asks. */
+async function refusesToChangeVersions(db: SqlClient): Promise<void> {
+  const store = await openMigratedPromptStore(db);
+  const tenantId = rid("t");
+  await store.createPrompt({ tenantId, name: "p", description: "", createdBy: "x" });
+  await store.addVersion({ tenantId, name: "p", spec: spec(), digest: "d", createdBy: "x" });
+  await assert.rejects(db.query("UPDATE prompt_versions SET digest = 'changed' WHERE tenant_id = $1", [tenantId]), /prompt versions are immutable: UPDATE refused/);
+  await assert.rejects(db.query("DELETE FROM prompt_versions WHERE tenant_id = $1", [tenantId]), /prompt versions are immutable: DELETE refused/);
+  assert.equal((await store.getVersion(tenantId, "p", 1))?.digest, "d");
+}
+
+describe("pglite", () => {
+  it("refuses to change or delete a version", async () => {
+    const dbs = createSqlDatabases();
+    try {
+      await refusesToChangeVersions(await dbs.open({ kind: "pglite", path: "" }, "test"));
+    } finally {
+      await dbs.close();
+    }
+  });
+
+  it("shares one database with authz: each store its own tables and ledger", async () => {
+    const dbs = createSqlDatabases();
+    try {
+      const settings = { kind: "pglite" as const, path: "" };
+      const authz = await openMigratedStore(await dbs.open(settings, "authz.store"));
+      const lines: string[] = [];
+      const prompts = await openMigratedPromptStore(await dbs.open(settings, "prompt_registry.store"), (l) => lines.push(l));
+      assert.deepEqual(lines, ["applied migration 1 prompts_versions_labels_history"], "its own ledger: authz's version 1 does not count");
+      await authz.createTenant({ id: "acme", name: "Acme" });
+      await prompts.createPrompt({ tenantId: "acme", name: "p", description: "", createdBy: "x" });
+      const db = await dbs.open(settings, "test");
+      const ledgers = await db.query<{ t: string }>("SELECT table_name AS t FROM information_schema.tables WHERE table_name IN ('schema_migrations', 'prompt_schema_migrations') ORDER BY 1");
+      assert.deepEqual(ledgers.rows.map((r) => r.t), ["prompt_schema_migrations", "schema_migrations"]);
+      assert.equal((await authz.getTenant("acme"))?.name, "Acme");
+      assert.equal((await prompts.getPrompt("acme", "p"))?.name, "p");
+    } finally {
+      await dbs.close();
+    }
+  });
+});
+
+const PG_URL = process.env.TESSERA_TEST_POSTGRES_URL;
+
+if (!PG_URL) {
+  it("postgres prompt store", () => {
+    assert.fail('TESSERA_TEST_POSTGRES_URL is not set. Run `scripts/infra up postgres` and `eval "$(scripts/infra env)"`, then run the tests again.');
+  });
+} else {
+  /** The URL with every connection's search_path set to `schema`, so a run has tables of its own. */
+  const inSchema = (schema: string): string => {
+    const u = new URL(PG_URL);
+    u.searchParams.set("options", `-c search_path=${schema}`);
+    return u.toString();
+  };
+  const base = `tessera_prompts_${Math.random().toString(36).slice(2, 10)}`;
+  const schemas = { contract: base, race: `${base}_race`, immutable: `${base}_imm` };
+
+  describe("postgres", () => {
+    let admin: SqlClient;
+    before(async () => {
+      admin = await openPostgresClient({ url: PG_URL, poolSize: 1, setting: "test" });
+      for (const s of Object.values(schemas)) await admin.exec(`CREATE SCHEMA ${s}`);
+    });
+    after(async () => {
+      for (const s of Object.values(schemas)) await admin.exec(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
+      await admin.close();
+    });
+
+    promptStoreContract("postgres", () => openPostgresPromptStore({ url: inSchema(schemas.contract), poolSize: 4 }));
+
+    it("refuses to change or delete a version", async () => {
+      const db = await openPostgresClient({ url: inSchema(schemas.immutable), poolSize: 2, setting: "test" });
+      try {
+        await refusesToChangeVersions(db);
+      } finally {
+        await db.close();
+      }
+    });
+
+    it("two processes migrating at once apply each migration once", async () => {
+      const [a, b] = await Promise.all([0, 1].map(() => openPostgresClient({ url: inSchema(schemas.race), poolSize: 1, setting: "test" })));
+      try {
+        const [na, nb] = await Promise.all([migrate(a!, PROMPT_LEDGER), migrate(b!, PROMPT_LEDGER)]);
+        assert.equal(na! + nb!, PROMPT_LEDGER.migrations.length);
+        const rows = await admin.query<{ version: number }>(`SELECT version FROM ${schemas.race}.prompt_schema_migrations ORDER BY version`);
+        assert.deepEqual(rows.rows.map((r) => r.version), PROMPT_LEDGER.migrations.map((m) => m.version));
+      } finally {
+        await Promise.all([a!.close(), b!.close()]);
+      }
+    });
+  });
+}
