@@ -265,54 +265,60 @@ const RedactionPolicySchema = z
   })
   .strict();
 
-const PromptSchema = z
+/** One prompt version, as configured (and as published through the admin API and import files). */
+export const PromptVersionSchema = z
+  .object({
+    version: z.number().int().positive(),
+    model: z.string().min(1),
+    messages: z
+      .array(
+        z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() }).strict(),
+      )
+      .min(1),
+    /**
+     * Declared variables: a name (a required string), or `{ name, type, default,
+     * required, enum }`. Rendering checks every value against its declaration.
+     */
+    variables: z
+      .array(
+        z.union([
+          z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"),
+          z
+            .object({
+              name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"),
+              type: z.enum(["string", "number", "integer", "boolean", "array", "object"]).default("string"),
+              default: z.unknown().optional(),
+              /** Required unless it has a default. */
+              required: z.boolean().optional(),
+              /** Allowed values (strings). */
+              enum: z.array(z.string()).optional(),
+              description: z.string().optional(),
+            })
+            .strict(),
+        ]),
+      )
+      .default([]),
+    /** Caps the answer's length unless the call sets max_tokens. */
+    max_tokens: z.number().int().positive().optional(),
+    /** A JSON Schema the answer must match: asked of the provider, and checked. */
+    output_schema: z.record(z.string(), z.unknown()).optional(),
+    temperature: z.number().min(0).max(2).optional(),
+  })
+  .strict();
+
+/** Where a label points: a version, or a split of traffic between versions (canary, A/B). */
+const LabelTargetSchema = z.union([
+  z.number().int().positive(),
+  z.array(z.object({ version: z.number().int().positive(), weight: z.number().int().min(1).max(10_000) }).strict()).min(1),
+]);
+
+/** A prompt as configured under `prompts:`; prompt export files have the same shape. */
+export const PromptConfigSchema = z
   .object({
     name: z.string().min(1),
     tenant: z.string().default("*"),
-    versions: z
-      .array(
-        z
-          .object({
-            version: z.number().int().positive(),
-            model: z.string().min(1),
-            messages: z
-              .array(
-                z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() }).strict(),
-              )
-              .min(1),
-            /**
-             * Declared variables: a name (a required string), or `{ name, type, default,
-             * required, enum }`. Rendering checks every value against its declaration.
-             */
-            variables: z
-              .array(
-                z.union([
-                  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"),
-                  z
-                    .object({
-                      name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"),
-                      type: z.enum(["string", "number", "integer", "boolean", "array", "object"]).default("string"),
-                      default: z.unknown().optional(),
-                      /** Required unless it has a default. */
-                      required: z.boolean().optional(),
-                      /** Allowed values (strings). */
-                      enum: z.array(z.string()).optional(),
-                      description: z.string().optional(),
-                    })
-                    .strict(),
-                ]),
-              )
-              .default([]),
-            /** Caps the answer's length unless the call sets max_tokens. */
-            max_tokens: z.number().int().positive().optional(),
-            /** A JSON Schema the answer must match: asked of the provider, and checked. */
-            output_schema: z.record(z.string(), z.unknown()).optional(),
-            temperature: z.number().min(0).max(2).optional(),
-          })
-          .strict(),
-      )
-      .min(1),
-    labels: z.record(z.string(), z.number().int().positive()).default({}),
+    versions: z.array(PromptVersionSchema).min(1),
+    labels: z.record(z.string(), LabelTargetSchema).default({}),
   })
   .strict();
 
@@ -347,17 +353,18 @@ const JwtIssuerSchema = z
   })
   .strict();
 
+/** A SQL store: PGlite (Postgres in WASM) in a directory or in memory, or Postgres. */
+const SqlStoreSchema = z.discriminatedUnion("kind", [
+  /** PGlite (Postgres in WASM): a directory, or in memory when path is empty. */
+  z.object({ kind: z.literal("pglite"), path: z.string().default(".data/authz") }).strict(),
+  /** Postgres: the connection URL, or the environment variable holding it (it has a password). */
+  z.object({ kind: z.literal("postgres"), url: z.string().optional(), url_env: z.string().optional(), pool_size: z.number().int().positive().default(10) }).strict(),
+]);
+
 const AuthzSchema = z
   .object({
     /** Where tenants, keys, limits and budgets live. */
-    store: z
-      .discriminatedUnion("kind", [
-        /** PGlite (Postgres in WASM): a directory, or in memory when path is empty. */
-        z.object({ kind: z.literal("pglite"), path: z.string().default(".data/authz") }).strict(),
-        /** Postgres: the connection URL, or the environment variable holding it (it has a password). */
-        z.object({ kind: z.literal("postgres"), url: z.string().optional(), url_env: z.string().optional(), pool_size: z.number().int().positive().default(10) }).strict(),
-      ])
-      .default({ kind: "pglite", path: ".data/authz" }),
+    store: SqlStoreSchema.default({ kind: "pglite", path: ".data/authz" }),
     /** Rate-limit, budget and quota counters: in memory, or in Redis (the `redis` section) for the mesh. */
     counters: z.enum(["memory", "redis"]).default("memory"),
     /** Environment variable holding the operator's bootstrap admin token (admin API off for it when unset). */
@@ -371,6 +378,19 @@ const AuthzSchema = z
     /** A reservation never settled (a crashed caller) is released after this. */
     reservation_ttl_ms: z.number().int().positive().default(15 * 60_000),
     jwt: z.object({ issuers: z.array(JwtIssuerSchema).default([]) }).strict().prefault({}),
+  })
+  .strict()
+  .prefault({});
+
+const PromptRegistrySchema = z
+  .object({
+    /**
+     * Where stored prompts (versions, labels, history) live. Unset: in authz's database, in
+     * tables of their own (all-in-one: the same PGlite, not a second one).
+     */
+    store: SqlStoreSchema.optional(),
+    /** How long a stored prompt's labels are reused before the store is read again (a label moved on another replica is served within this). */
+    cache_ms: z.number().int().nonnegative().max(1000).default(1000),
   })
   .strict()
   .prefault({});
@@ -461,7 +481,8 @@ export const ConfigSchema = z
       })
       .strict()
       .prefault({}),
-    prompts: z.array(PromptSchema).default([]),
+    prompts: z.array(PromptConfigSchema).default([]),
+    prompt_registry: PromptRegistrySchema,
     authz: AuthzSchema,
     events: EventsSchema,
     usage_store: UsageStoreSchema,
@@ -600,8 +621,8 @@ function resolve(raw: RawConfig, source: string, env: NodeJS.ProcessEnv): Config
       problems.push(`models.${i}.deployments: the weighted strategy needs at least one weight above 0`);
   });
   if (raw.authz.counters === "redis" && !raw.redis) problems.push("authz.counters: redis needs the redis section (redis: { url: … })");
-  if (raw.authz.store.kind === "postgres" && !raw.authz.store.url && !raw.authz.store.url_env)
-    problems.push("authz.store: kind postgres needs url, or url_env naming the environment variable that holds it");
+  for (const [at, store] of [["authz.store", raw.authz.store], ["prompt_registry.store", raw.prompt_registry.store]] as const)
+    if (store?.kind === "postgres" && !store.url && !store.url_env) problems.push(`${at}: kind postgres needs url, or url_env naming the environment variable that holds it`);
   for (const [tenant, policy] of Object.entries(raw.redaction.tenants))
     if (policy !== "default" && !(policy in raw.redaction.policies)) problems.push(`redaction.tenants.${tenant}: unknown policy "${policy}"`);
   for (const [name, p] of Object.entries(raw.redaction.policies))

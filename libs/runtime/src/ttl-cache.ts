@@ -6,6 +6,8 @@
  */
 export interface TtlCache<V> {
   get(key: string, load: () => Promise<V>): Promise<V>;
+  /** Forget one entry (after a local change of it). */
+  delete(key: string): void;
   /** Forget everything (after a local admin change). */
   clear(): void;
 }
@@ -27,6 +29,9 @@ export function createTtlCache<V>(ttlMs: number, max = 50_000, now: () => number
         });
       }
       return value;
+    },
+    delete(key) {
+      entries.delete(key);
     },
     clear() {
       entries.clear();

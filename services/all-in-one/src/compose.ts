@@ -7,6 +7,8 @@ import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
+import { PromptAdminService } from "@tessera/gen/tessera/promptregistry/v1/prompt_admin_pb";
+import { createSqlDatabases } from "@tessera/sql";
 import { build as buildPromptRegistry } from "@tessera/prompt-registry";
 import {
   createDirectClient,
@@ -60,22 +62,26 @@ function binding<S extends DescService>(built: BuiltService, service: S): Servic
  * names real engines.
  */
 export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne> {
-  const authz = await buildAuthz(cfg, log.child({ component: "authz" }));
+  // One PGlite (or Postgres pool) for authz and the prompt registry: each instance costs ~300 MB.
+  const databases = createSqlDatabases((line) => log.warn(line));
+  const authz = await buildAuthz(cfg, log.child({ component: "authz" }), databases);
+  const adminClient = createDirectClient(binding(authz, AdminService));
   // One vault object for redaction (writes tokens) and ingress (restores them in answers).
   const policies = openPolicies(cfg);
   const vault = openVault(cfg, policies);
   const redaction = await buildRedaction(cfg, { vault });
   const router = await buildRouter(cfg, log.child({ component: "router" }));
-  const promptRegistry = await buildPromptRegistry(cfg);
+  const promptRegistry = await buildPromptRegistry(cfg, log.child({ component: "prompt-registry" }), { databases, admin: adminClient });
   const { publisher, consumer } = eventBus(cfg, log);
   const store = createUsageStore(cfg, log);
   const metering = createMetering({ consumer, store, log: log.child({ component: "metering" }) });
   const ingress = createIngress({
     authz: createDirectClient(binding(authz, AuthzService)),
-    admin: createDirectClient(binding(authz, AdminService)),
+    admin: adminClient,
     redaction: createDirectClient(binding(redaction, RedactionService)),
     router: createDirectClient(binding(router, RouterService)),
     prompts: createDirectClient(binding(promptRegistry, PromptRegistryService)),
+    promptAdmin: createDirectClient(binding(promptRegistry, PromptAdminService)),
     events: publisher,
     log,
     maxBodyBytes: cfg.server.max_body_bytes,
@@ -105,7 +111,9 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
         await ingress.stop();
         await metering.stop();
         await router.stop();
+        await promptRegistry.stop();
         await authz.stop();
+        await databases.close();
         await vault.close();
       })();
       return stopping;

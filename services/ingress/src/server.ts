@@ -4,6 +4,7 @@ import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
+import { PromptAdminService } from "@tessera/gen/tessera/promptregistry/v1/prompt_admin_pb";
 import type { EventPublisher } from "@tessera/events";
 import { openPolicies, openVault, type PolicySet, type Vault } from "@tessera/guardrails";
 import { createKafkaPublisher } from "@tessera/events";
@@ -13,7 +14,8 @@ import { createCallPipeline } from "./domain/call.js";
 import { createAnthropicSurface } from "./rest/anthropic.js";
 import { createGeminiSurface } from "./rest/gemini.js";
 import { createOpenAISurface } from "./rest/openai.js";
-import { createAdminRest } from "./rest/admin.js";
+import { ADMIN_ROUTES, adminApi, createAdminRest } from "./rest/admin.js";
+import { PROMPT_ADMIN_ROUTES } from "./rest/prompt-admin.js";
 import { sendJson } from "./rest/http.js";
 import { gatewayService } from "./routes.js";
 import { adminForward } from "./admin-forward.js";
@@ -26,6 +28,8 @@ export interface IngressDeps {
   redaction: Client<typeof RedactionService>;
   router: Client<typeof RouterService>;
   prompts: Client<typeof PromptRegistryService>;
+  /** prompt-registry's admin API, served on the public port too. */
+  promptAdmin: Client<typeof PromptAdminService>;
   events: EventPublisher;
   log: Logger;
   maxBodyBytes: number;
@@ -49,9 +53,10 @@ export function createIngress(deps: IngressDeps): BuiltService {
   const openai = createOpenAISurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   const anthropic = createAnthropicSurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   const gemini = createGeminiSurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
-  const admin = createAdminRest({ admin: deps.admin, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
+  const apis = [adminApi(AdminService, deps.admin, ADMIN_ROUTES), adminApi(PromptAdminService, deps.promptAdmin, PROMPT_ADMIN_ROUTES)];
+  const admin = createAdminRest({ apis, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   return {
-    bindings: [gatewayService({ pipeline }), adminForward(deps.admin)],
+    bindings: [gatewayService({ pipeline }), adminForward(AdminService, deps.admin), adminForward(PromptAdminService, deps.promptAdmin)],
     rest: (req, res) => {
       if (openai(req, res)) return;
       if (anthropic(req, res)) return;
@@ -73,6 +78,7 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
   const redaction = createMeshClient(RedactionService, meshUrl(cfg, "redaction"));
   const router = createMeshClient(RouterService, meshUrl(cfg, "router"));
   const prompts = createMeshClient(PromptRegistryService, meshUrl(cfg, "prompt_registry"));
+  const promptAdmin = createMeshClient(PromptAdminService, meshUrl(cfg, "prompt_registry"));
   const policies = openPolicies(cfg);
   const vault = openVault(cfg, policies, true);
   const ingress = createIngress({
@@ -81,6 +87,7 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
     redaction,
     router,
     prompts,
+    promptAdmin,
     events: createKafkaPublisher({ brokers: cfg.events.brokers, topic: cfg.events.topic, clientId: "tessera-ingress", log }),
     log,
     maxBodyBytes: cfg.server.max_body_bytes,
@@ -91,7 +98,7 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
     ...ingress,
     stop: async () => {
       await ingress.stop();
-      for (const c of [authz, admin, redaction, router, prompts]) c.close();
+      for (const c of [authz, admin, redaction, router, prompts, promptAdmin]) c.close();
       await vault.close();
     },
   };

@@ -1,4 +1,4 @@
 import { runService } from "@tessera/runtime";
 import { build } from "./server.js";
 
-await runService("prompt_registry", (cfg) => build(cfg));
+await runService("prompt_registry", (cfg, log) => build(cfg, log));

@@ -211,8 +211,10 @@ export function createCallPipeline(deps: CallDeps) {
     const call = input.prompt!;
     ev.promptName = call.name;
     const who = await deps.authz.authorize({ credential: input.credential, action: Action.LIST_MODELS, sourceIp: input.sourceIp ?? "" }, { signal: input.signal });
+    const p = who.principal!;
+    // Sticky per caller: a label split between versions serves each user (else key) one version.
     const r = await deps.prompts.render(
-      { tenantId: who.principal!.tenantId, name: call.name, label: call.label, version: call.version, variables: call.variables },
+      { tenantId: p.tenantId, name: call.name, label: call.label, version: call.version, variables: call.variables, stickyKey: p.userId || p.keyId },
       { signal: input.signal },
     );
     ev.promptVersion = r.version;

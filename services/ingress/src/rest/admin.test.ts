@@ -8,7 +8,7 @@ import { AdminService, ApiKeySchema, CreateKeyResponseSchema, TenantSchema } fro
 import { bind, createDirectClient, TesseraError } from "@tessera/runtime";
 import { recordAdminCalls } from "../../../../tests/helpers/admin-recorder.js";
 import { memoryLogger } from "../../../../tests/helpers/log.js";
-import { createAdminRest } from "./admin.js";
+import { ADMIN_ROUTES, adminApi, createAdminRest } from "./admin.js";
 
 const { impl, seen, last, answering } = recordAdminCalls();
 
@@ -17,7 +17,7 @@ let server: http.Server;
 let base = "";
 
 before(async () => {
-  const rest = createAdminRest({ admin: createDirectClient(bind(AdminService, impl)), maxBodyBytes: 1024, log });
+  const rest = createAdminRest({ apis: [adminApi(AdminService, createDirectClient(bind(AdminService, impl)), ADMIN_ROUTES)], maxBodyBytes: 1024, log });
   server = http.createServer((req, res) => {
     if (!rest(req, res)) {
       res.writeHead(418);

@@ -1,5 +1,5 @@
 import type * as http from "node:http";
-import { fromJson, toJson, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { fromJson, toJson, type DescMessage, type DescService, type JsonValue, type Message } from "@bufbuild/protobuf";
 import { isFieldError } from "@bufbuild/protobuf/reflect";
 import type { CallOptions, Client } from "@connectrpc/connect";
 import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
@@ -9,28 +9,40 @@ import { sendFormatError } from "./chat-endpoint.js";
 import { adminCallHeaders } from "../admin-forward.js";
 import { clientGone, credentialOf, readJson, sendJson, sourceOf, type Req, type Res } from "./http.js";
 
+/** One admin API served as REST: its service, a client of it, and its routes. */
+export interface AdminApi {
+  service: DescService;
+  /** Direct in-process, or over the mesh. */
+  client: Client<DescService>;
+  routes: readonly AdminRoute[];
+}
+
+/** An admin API for {@link createAdminRest}, its routes' RPC names checked against the service. */
+export function adminApi<S extends DescService>(service: S, client: Client<S>, routes: readonly AdminRoute<S>[]): AdminApi {
+  return { service, client: client as unknown as Client<DescService>, routes: routes as readonly AdminRoute[] };
+}
+
 /** Options of the admin REST surface. */
 export interface AdminRestOptions {
-  /** The admin service (direct in-process, or over the mesh). */
-  admin: Client<typeof AdminService>;
+  /** authz's AdminService, prompt-registry's PromptAdminService. */
+  apis: readonly AdminApi[];
   maxBodyBytes: number;
   log: Logger;
 }
 
 type Verb = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
-type Rpc = keyof typeof AdminService.method;
 
 /**
  * One REST route. The request message is filled from the JSON body (POST, PUT, PATCH) or the
  * query string (GET, DELETE), then from the path's `{params}`, which are proto field names
  * and win over body fields of the same name.
  */
-interface AdminRoute {
+export interface AdminRoute<S extends DescService = DescService> {
   method: Verb;
   /** e.g. "/admin/v1/tenants/{tenant_id}/teams/{id}". */
   path: string;
-  /** The AdminService method's local name. */
-  rpc: Rpc;
+  /** The service method's local name. */
+  rpc: keyof S["method"] & string;
   /** The body and path params fill this message field of the request (SetLimit's `limit`). */
   into?: string;
   /** Answer 201 Created rather than 200. */
@@ -45,7 +57,7 @@ const T = "/admin/v1/tenants/{tenant_id}";
  * including actions (rotate, revoke, decide), updates (PUT, PATCH) and deletes, which answer
  * `{}` rather than 204 so that every answer is a JSON body.
  */
-const ROUTES: readonly AdminRoute[] = [
+export const ADMIN_ROUTES: readonly AdminRoute<typeof AdminService>[] = [
   { method: "GET", path: "/admin/v1/whoami", rpc: "whoAmI" },
   { method: "POST", path: "/admin/v1/tenants", rpc: "createTenant", created: true },
   { method: "GET", path: "/admin/v1/tenants", rpc: "listTenants" },
@@ -75,6 +87,7 @@ const ROUTES: readonly AdminRoute[] = [
 
 /** A route ready to match: its path split into literal and `{param}` segments. */
 interface CompiledRoute extends AdminRoute {
+  client: Client<DescService>;
   segments: readonly { literal?: string; param?: string }[];
   input: DescMessage;
   output: DescMessage;
@@ -88,8 +101,9 @@ const FORMAT = { name: "admin", error: errorToOpenAI };
 const TO_JSON = { useProtoFieldName: true, alwaysEmitImplicit: true } as const;
 
 /** Compile one route, checking its params and `into` against the request message. */
-function compileRoute(route: AdminRoute): CompiledRoute {
-  const method = AdminService.method[route.rpc];
+function compileRoute(api: AdminApi, route: AdminRoute): CompiledRoute {
+  const method = api.service.methods.find((m) => m.localName === route.rpc);
+  if (!method) throw new Error(`admin route ${route.path}: ${api.service.typeName} has no method ${route.rpc}`);
   let target: DescMessage = method.input;
   if (route.into) {
     const f = method.input.fields.find((x) => x.name === route.into);
@@ -106,7 +120,7 @@ function compileRoute(route: AdminRoute): CompiledRoute {
       if (f?.fieldKind !== "scalar") throw new Error(`admin route ${route.path}: {${m[1]}} is not a scalar field of ${target.typeName}`);
       return { param: m[1]! };
     });
-  return { ...route, segments, input: method.input, output: method.output, target };
+  return { ...route, client: api.client, segments, input: method.input, output: method.output, target };
 }
 
 /** The path params of `route` in `parts`, or undefined when it does not match. */
@@ -197,21 +211,21 @@ function callOptions(req: Req, res: Res): CallOptions {
 }
 
 /** Call the route's RPC. Client methods are typed per RPC; the table picks them by name. */
-function invoke(admin: Client<typeof AdminService>, route: CompiledRoute, msg: Message, opts: CallOptions): Promise<Message> {
-  const fn = admin[route.rpc] as unknown as (m: Message, o: CallOptions) => Promise<Message>;
+function invoke(route: CompiledRoute, msg: Message, opts: CallOptions): Promise<Message> {
+  const fn = (route.client as unknown as Record<string, (m: Message, o: CallOptions) => Promise<Message>>)[route.rpc]!;
   return fn(msg, opts);
 }
 
 /**
- * The admin API as REST under /admin/v1 (see ROUTES): bodies and answers are protobuf JSON
+ * The admin APIs as REST under /admin/v1 (see ADMIN_ROUTES and PROMPT_ADMIN_ROUTES): bodies and answers are protobuf JSON
  * with the .proto's snake_case names, errors OpenAI-style `{ error: { message, type, code,
  * param } }` with the error's status, the caller's credential passed through. Unknown paths
  * under /admin/v1 answer 404, a known path with the wrong method 405 with `allow`. Returns
  * false for paths outside /admin/v1.
  */
 export function createAdminRest(opts: AdminRestOptions): (req: Req, res: Res) => boolean {
-  const { admin, log } = opts;
-  const routes = ROUTES.map(compileRoute);
+  const { log } = opts;
+  const routes = opts.apis.flatMap((api) => api.routes.map((r) => compileRoute(api, r)));
   const fail = (res: Res, err: unknown) => sendFormatError(res, FORMAT, log, err);
 
   async function handle(route: CompiledRoute, params: Record<string, string>, query: URLSearchParams, req: Req, res: Res): Promise<void> {
@@ -226,7 +240,7 @@ export function createAdminRest(opts: AdminRestOptions): (req: Req, res: Res) =>
         fields = queryJson(route.input, query);
       }
       const msg = decode(route.input, requestJson(route, fields, params));
-      const answer = await invoke(admin, route, msg, callOptions(req, res));
+      const answer = await invoke(route, msg, callOptions(req, res));
       sendJson(res, route.created ? 201 : 200, toJson(route.output, answer, TO_JSON));
     } catch (err) {
       if (toTesseraError(err).kind === "payload_too_large") (res as http.ServerResponse).shouldKeepAlive = false;
@@ -245,7 +259,7 @@ export function createAdminRest(opts: AdminRestOptions): (req: Req, res: Res) =>
       allowed.push(route.method);
     }
     if (allowed.length === 0)
-      throw new TesseraError("not_found", `Unknown admin API URL: ${method} ${path}. See proto/tessera/authz/v1/admin.proto for the admin API.`, { code: "unknown_url" });
+      throw new TesseraError("not_found", `Unknown admin API URL: ${method} ${path}. See proto/tessera/authz/v1/admin.proto and proto/tessera/promptregistry/v1/prompt_admin.proto for the admin APIs.`, { code: "unknown_url" });
     throw new TesseraError("invalid_request", `Method ${method} is not allowed on ${path}; use ${allowed.join(" or ")}.`, {
       status: 405,
       code: "method_not_allowed",

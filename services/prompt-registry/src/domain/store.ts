@@ -1,4 +1,7 @@
 import type { VariableSpec } from "./registry.js";
+import type { SplitEntry } from "./split.js";
+
+export type { SplitEntry };
 
 /**
  * The prompt store: prompts per tenant, their immutable versions (numbered 1..n, insert only),
@@ -18,12 +21,6 @@ export interface VersionSpec {
   max_tokens?: number | undefined;
   temperature?: number | undefined;
   output_schema?: Record<string, unknown> | undefined;
-}
-
-/** One version and its share of a label's traffic. A label on one version is a split of one. */
-export interface SplitEntry {
-  version: number;
-  weight: number;
 }
 
 export interface PromptRow {
