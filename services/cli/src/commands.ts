@@ -34,8 +34,10 @@ import {
   WhoAmIResponseSchema,
   type ApiKey,
 } from "@tessera/gen/tessera/authz/v1/admin_pb";
+import type { PromptAdminService } from "@tessera/gen/tessera/promptregistry/v1/prompt_admin_pb";
 import { duration, isoTime, list, oneOf, uint32, uint64, usd, UsageError } from "./args.js";
 import { record, table, time, type Column } from "./output.js";
+import { PROMPTS } from "./prompts.js";
 
 /** One option a command takes: always a value, shown as `--name META`. */
 export interface OptionSpec {
@@ -46,6 +48,8 @@ export interface OptionSpec {
 /** What a command's `run` gets: the admin client and its checked arguments. */
 export interface CommandContext {
   admin: Client<typeof AdminService>;
+  /** prompt-registry's admin API (same address, same token). */
+  prompts: Client<typeof PromptAdminService>;
   /** Headers (the token) and timeout for every call. */
   call: CallOptions;
   /** An option's value, if given. */
@@ -90,7 +94,7 @@ const SCOPE: Record<string, OptionSpec> = {
   id: { meta: "ID", help: "the team, user or key id (default with --scope tenant: the tenant)" },
 };
 
-function output(schema: DescMessage, message: Message, lines: string[], warnings?: string[]): CommandOutput {
+export function output(schema: DescMessage, message: Message, lines: string[], warnings?: string[]): CommandOutput {
   return warnings ? { schema, message, lines, warnings } : { schema, message, lines };
 }
 
@@ -480,4 +484,4 @@ const AUDIT: Command = {
 };
 
 /** Every command, in help order. */
-export const COMMANDS: readonly Command[] = [WHOAMI, ...TENANTS, ...TEAMS, ...USERS, ...KEYS, ...LIMITS, ...BUDGETS, ...SUBSCRIPTIONS, AUDIT];
+export const COMMANDS: readonly Command[] = [WHOAMI, ...TENANTS, ...TEAMS, ...USERS, ...KEYS, ...LIMITS, ...BUDGETS, ...SUBSCRIPTIONS, AUDIT, ...PROMPTS];

@@ -1,0 +1,120 @@
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startServer, TesseraError, type RunningServer } from "@tessera/runtime";
+import { openPglitePromptStore } from "../../prompt-registry/src/adapters/sql-store.js";
+import { createPromptAdmin, type Caller } from "../../prompt-registry/src/domain/admin.js";
+import type { PromptStore } from "../../prompt-registry/src/domain/store.js";
+import { promptAdminService } from "../../prompt-registry/src/routes.js";
+import { memoryLogger } from "../../../tests/helpers/log.js";
+import { run } from "./main.js";
+
+/** Tokens the test server knows (authz's part, which the e2e test covers for real). */
+const CALLERS: Record<string, Caller> = {
+  "dev-token": { operator: false, tenantId: "acme", roles: ["developer"], actor: "key:dev" },
+  "viewer-token": { operator: false, tenantId: "acme", roles: ["viewer"], actor: "key:viewer" },
+};
+
+let server: RunningServer;
+let store: PromptStore;
+let dir = "";
+
+before(async () => {
+  store = await openPglitePromptStore({ path: "" });
+  const admin = createPromptAdmin({ store, models: new Set(["demo"]), inConfig: () => false, onChange: () => undefined });
+  const caller = async (h: Headers) => {
+    const c = CALLERS[(h.get("authorization") ?? "").replace(/^Bearer /, "")];
+    if (!c) throw new TesseraError("unauthenticated", "Incorrect API key provided.", { code: "invalid_api_key" });
+    return c;
+  };
+  server = await startServer({ name: "prompts-cli-test", host: "127.0.0.1", port: 0, bindings: [promptAdminService({ admin, caller })], log: memoryLogger("cli").log });
+  dir = mkdtempSync(join(tmpdir(), "tessera-cli-prompts-"));
+});
+
+after(async () => {
+  await server.close();
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function tessera(argv: string[], token = "dev-token") {
+  let out = "";
+  let err = "";
+  const code = await run(argv, { out: (s) => (out += s), err: (s) => (err += s), env: { TESSERA_URL: server.url, TESSERA_TOKEN: token } });
+  return { code, out, err };
+}
+
+function file(name: string, text: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+test("publish from a file, label, canary, roll back, history and diff", async () => {
+  const v1 = file("v1.yaml", "model: demo\nmessages:\n  - { role: user, content: 'Summarise: {{ text }}' }\nvariables: [text]\n");
+  const v2 = file("v2.yaml", "version: 9\nmodel: demo\nmessages:\n  - { role: user, content: 'Summarise briefly: {{ text }}' }\nvariables: [text]\ntemperature: 0.3\n");
+  let r = await tessera(["prompts", "publish", "summarize", "--file", v1]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^published summarize version 1\n/);
+  r = await tessera(["prompts", "publish", "summarize", "--file", v2]);
+  assert.match(r.out, /published summarize version 2/, "the file's own version number is ignored");
+  r = await tessera(["prompts", "label", "summarize", "production", "--version", "1"]);
+  assert.equal(r.out, "summarize production: - → 1\n");
+  r = await tessera(["prompts", "label", "summarize", "production", "--split", "1:90,2:10"]);
+  assert.equal(r.out, "summarize production: 1 → 1:90,2:10\n");
+  r = await tessera(["prompts", "label", "summarize", "production", "--version", "1"]);
+  assert.equal(r.out, "summarize production: 1:90,2:10 → 1\n");
+
+  r = await tessera(["prompts", "list"], "viewer-token");
+  assert.match(r.out, /^NAME\s+LATEST_VERSION\s+LABELS\s+DESCRIPTION\nsummarize\s+2\s+production=1\s+-\n$/);
+  r = await tessera(["prompts", "show", "summarize"]);
+  assert.match(r.out, /label production → 1 \(by key:dev\)/);
+  assert.match(r.out, /\n1\s+\S+\s+key:dev\s+[0-9a-f]{64}\n2\s/);
+  r = await tessera(["prompts", "history", "--prompt", "summarize", "--limit", "2"]);
+  assert.match(r.out, /label\.set\s+production: 1:90,2:10 → 1\n.*label\.set\s+production: 1 → 1:90,2:10\n$/s);
+  r = await tessera(["prompts", "diff", "summarize", "1", "2"]);
+  assert.match(r.out, /^temperature: \(none\) → 0\.3\n/);
+  assert.match(r.out, /-Summarise: \{\{ text \}\}\n\+Summarise briefly: \{\{ text \}\}/);
+  r = await tessera(["prompts", "version", "summarize", "2"]);
+  assert.match(r.out, /^version: 2\nmodel: demo\n/);
+  r = await tessera(["prompts", "diff", "summarize", "2", "2", "--json"]);
+  assert.deepEqual(JSON.parse(r.out), { fields: [], unified: "" });
+});
+
+test("export, then import into a file-driven change: new version and label move, then nothing", async () => {
+  const exported = await tessera(["prompts", "export"]);
+  assert.equal(exported.code, 0, exported.err);
+  assert.match(exported.out, /^prompts:\n {2}- name: summarize\n/);
+  assert.equal((await tessera(["prompts", "import", file("same.yaml", exported.out)])).out, "nothing to change: the file is applied already\n");
+  const changed = exported.out
+    .replace("    labels:", "      - version: 3\n        model: demo\n        messages: [{ role: user, content: 'v3 {{ text }}' }]\n        variables: [text]\n    labels:")
+    .replace("production: 1", "production: 3");
+  const r = await tessera(["prompts", "import", file("next.yaml", changed)]);
+  assert.equal(r.out, "summarize: version.publish v3\nsummarize: label.set production\n");
+});
+
+test("mistakes: usage errors exit 2 before any call, refusals exit 1 with the server's words", async () => {
+  let r = await tessera(["prompts", "label", "summarize", "production"]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /give exactly one of --version and --split/);
+  r = await tessera(["prompts", "label", "summarize", "production", "--split", "1-90"]);
+  assert.match(r.err, /--split takes version:weight pairs like 3:90,4:10, not '1-90'/);
+  r = await tessera(["prompts", "publish", "summarize", "--file", join(dir, "missing.yaml")]);
+  assert.deepEqual([r.code, /cannot read --file .*missing\.yaml: ENOENT/.test(r.err)], [2, true]);
+  r = await tessera(["prompts", "publish", "summarize"]);
+  assert.match(r.err, /missing --file/);
+
+  r = await tessera(["prompts", "publish", "summarize", "--file", file("bad.yaml", "model: demo\nmessages: [{ role: user, content: 'Hi {{ name ' }]\n")]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /^tessera: spec\.messages\.0: template syntax error/);
+  r = await tessera(["prompts", "label", "summarize", "production", "--version", "7"]);
+  assert.match(r.err, /there is no version 7/);
+  r = await tessera(["prompts", "show", "nope"]);
+  assert.equal(r.err, "tessera: Prompt 'nope' does not exist.\n");
+  r = await tessera(["prompts", "label", "summarize", "production", "--version", "1"], "viewer-token");
+  assert.match(r.err, /needs the admin or developer role; yours: viewer/);
+  r = await tessera(["prompts", "list"], "wrong-token");
+  assert.equal(r.err, "tessera: Incorrect API key provided.\n");
+});
