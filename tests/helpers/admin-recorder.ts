@@ -1,9 +1,9 @@
-import { create, toJson, type Message } from "@bufbuild/protobuf";
+import { create, toJson, type DescService, type Message } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import { SOURCE_IP_HEADER } from "@tessera/runtime";
 
-/** One call the recording AdminService saw. */
+/** One call the recording service saw. */
 export interface SeenCall {
   /** The method's local name, e.g. "createKey". */
   rpc: string;
@@ -15,16 +15,17 @@ export interface SeenCall {
 }
 
 /**
- * An AdminService implementation for tests of its clients (the CLI, the REST gateway): every
- * method records the call in `seen` (oldest first), then answers from `answers` — the response
- * or error set for its RPC, else its empty response. Clear `seen` before each call under test.
+ * An implementation of an admin service (default AdminService) for tests of its clients (the
+ * CLI, the REST gateway): every method records the call in `seen` (oldest first), then answers
+ * from `answers` — the response or error set for its RPC, else its empty response. Clear
+ * `seen` before each call under test.
  */
-export function recordAdminCalls() {
+export function recordAdminCalls<S extends DescService = typeof AdminService>(service: S = AdminService as unknown as S) {
   const seen: SeenCall[] = [];
   const answers = new Map<string, Message | Error>();
 
   const methods: Record<string, (req: Message, ctx: HandlerContext) => Promise<Message>> = {};
-  for (const m of AdminService.methods) {
+  for (const m of service.methods) {
     methods[m.localName] = async (req, ctx) => {
       seen.push({
         rpc: m.localName,
@@ -39,8 +40,8 @@ export function recordAdminCalls() {
   }
 
   return {
-    /** The implementation to bind: `bind(AdminService, impl)`. */
-    impl: methods as unknown as ServiceImpl<typeof AdminService>,
+    /** The implementation to bind: `bind(service, impl)`. */
+    impl: methods as unknown as ServiceImpl<S>,
     seen,
     /** Per-RPC answers or failures, keyed by local name; an RPC without one answers its empty response. */
     answers,
