@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startServer, TesseraError, type RunningServer } from "@tessera/runtime";
-import { openPglitePromptStore } from "../../prompt-registry/src/adapters/sql-store.js";
+import { memoryPromptStore } from "../../prompt-registry/src/domain/store-contract.js";
 import { createPromptAdmin, type Caller } from "../../prompt-registry/src/domain/admin.js";
 import type { PromptStore } from "../../prompt-registry/src/domain/store.js";
 import { promptAdminService } from "../../prompt-registry/src/routes.js";
@@ -22,7 +22,7 @@ let store: PromptStore;
 let dir = "";
 
 before(async () => {
-  store = await openPglitePromptStore({ path: "" });
+  store = await memoryPromptStore();
   const admin = createPromptAdmin({ store, models: new Set(["demo"]), inConfig: () => false, onChange: () => undefined });
   const caller = async (h: Headers) => {
     const c = CALLERS[(h.get("authorization") ?? "").replace(/^Bearer /, "")];

@@ -3,8 +3,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { testSchemas } from "../../../../tests/helpers/postgres.js";
 import { authzStoreContract, keyRow, rid } from "../domain/store-contract.js";
-import { migrate, openPostgresClient, type SqlClient } from "@tessera/sql";
+import { migrate, openPostgresClient } from "@tessera/sql";
 import { AUTHZ_LEDGER, MIGRATIONS } from "./migrations.js";
 import { openPgliteStore, openPostgresStore } from "./sql-store.js";
 
@@ -69,34 +70,17 @@ if (!PG_URL) {
     );
   });
 } else {
-  /** The URL with every connection's search_path set to `schema`, so a run has tables of its own. */
-  const inSchema = (schema: string): string => {
-    const u = new URL(PG_URL);
-    u.searchParams.set("options", `-c search_path=${schema}`);
-    return u.toString();
-  };
-  const base = `tessera_test_${Math.random().toString(36).slice(2, 10)}`;
-  const schemas = { contract: base, twice: `${base}_twice`, race: `${base}_race` };
-
   describe("postgres", () => {
-    let admin: SqlClient;
-    before(async () => {
-      admin = await openPostgresClient({ url: PG_URL, poolSize: 1, setting: "test" });
-      for (const s of Object.values(schemas)) await admin.exec(`CREATE SCHEMA ${s}`);
-    });
-    after(async () => {
-      for (const s of Object.values(schemas)) await admin.exec(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-      await admin.close();
-    });
+    const pg = testSchemas(PG_URL, "tessera_test", ["contract", "twice", "race"]);
 
-    authzStoreContract("postgres", () => openPostgresStore({ url: inSchema(schemas.contract), poolSize: 4 }));
+    authzStoreContract("postgres", () => openPostgresStore({ url: pg.url("contract"), poolSize: 4 }));
 
     /** The versions recorded in a schema's schema_migrations. */
-    const recorded = async (schema: string): Promise<number[]> =>
-      (await admin.query<{ version: number }>(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`)).rows.map((r) => r.version);
+    const recorded = async (name: "twice" | "race"): Promise<number[]> =>
+      (await pg.admin().query<{ version: number }>(`SELECT version FROM ${pg.schema(name)}.schema_migrations ORDER BY version`)).rows.map((r) => r.version);
 
     it("migrate twice: the second run applies nothing", async () => {
-      const db = await openPostgresClient({ url: inSchema(schemas.twice), poolSize: 1, setting: "test" });
+      const db = await openPostgresClient({ url: pg.url("twice"), poolSize: 1, setting: "test" });
       try {
         const lines: string[] = [];
         assert.equal(await migrate(db, AUTHZ_LEDGER, (l) => lines.push(l)), MIGRATIONS.length);
@@ -108,7 +92,7 @@ if (!PG_URL) {
         assert.equal(await migrate(db, AUTHZ_LEDGER, (l) => again.push(l)), 0);
         assert.deepEqual(again, []);
         assert.deepEqual(
-          await recorded(schemas.twice),
+          await recorded("twice"),
           MIGRATIONS.map((m) => m.version),
         );
       } finally {
@@ -118,17 +102,17 @@ if (!PG_URL) {
 
     it("two processes migrating at once apply each migration once", async () => {
       const [a, b] = await Promise.all([
-        openPostgresClient({ url: inSchema(schemas.race), poolSize: 1, setting: "test" }),
-        openPostgresClient({ url: inSchema(schemas.race), poolSize: 1, setting: "test" }),
+        openPostgresClient({ url: pg.url("race"), poolSize: 1, setting: "test" }),
+        openPostgresClient({ url: pg.url("race"), poolSize: 1, setting: "test" }),
       ]);
       try {
         const [na, nb] = await Promise.all([migrate(a, AUTHZ_LEDGER), migrate(b, AUTHZ_LEDGER)]);
         assert.equal(na + nb, MIGRATIONS.length);
         assert.deepEqual(
-          await recorded(schemas.race),
+          await recorded("race"),
           MIGRATIONS.map((m) => m.version),
         );
-        const store = await openPostgresStore({ url: inSchema(schemas.race), poolSize: 1 });
+        const store = await openPostgresStore({ url: pg.url("race"), poolSize: 1 });
         assert.ok(await store.createTenant({ id: rid("t"), name: "works" }));
         await store.close();
       } finally {

@@ -1,21 +1,11 @@
 import { ulid } from "@tessera/runtime";
-import { json, migrated, openPgliteClient, openPostgresClient, rowsOf, time, type DbTime, type SqlClient } from "@tessera/sql";
+import { json, migrated, rowsOf, time, type DbTime, type SqlClient } from "@tessera/sql";
 import type { HistoryAction, HistoryRow, LabelRow, PromptRow, PromptStore, SplitEntry, VersionRow, VersionSpec } from "../domain/store.js";
 import { PROMPT_LEDGER } from "./migrations.js";
 
-/** The prompt store over `db`, once its pending migrations are applied. */
+/** The prompt store over `db` (PGlite or Postgres, in a database of its own or authz's), once its pending migrations are applied. */
 export async function openMigratedPromptStore(db: SqlClient, log?: (line: string) => void): Promise<PromptStore> {
   return createSqlPromptStore(await migrated(db, PROMPT_LEDGER, log));
-}
-
-/** The prompt store on a new PGlite database at `path` ("" in memory), migrated. */
-export async function openPglitePromptStore(opts: { path: string; log?: (line: string) => void }): Promise<PromptStore> {
-  return openMigratedPromptStore(await openPgliteClient(opts.path, "prompt_registry.store"), opts.log);
-}
-
-/** The prompt store on a new Postgres pool, migrated (serialised across replicas by an advisory lock). */
-export async function openPostgresPromptStore(opts: { url: string; poolSize?: number; log?: (line: string) => void }): Promise<PromptStore> {
-  return openMigratedPromptStore(await openPostgresClient({ ...opts, setting: "prompt_registry.store" }), opts.log);
 }
 
 /** The prompt store over any {@link SqlClient} (PGlite or Postgres, the same SQL). */

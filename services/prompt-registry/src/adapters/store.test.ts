@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
-import { after, before, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import { createSqlDatabases, migrate, openPostgresClient, type SqlClient } from "@tessera/sql";
+import { testSchemas } from "../../../../tests/helpers/postgres.js";
 import { openMigratedStore } from "../../../authz/src/adapters/sql-store.js";
-import { promptStoreContract, rid, spec } from "../domain/store-contract.js";
+import { memoryPromptStore, promptStoreContract, rid, spec } from "../domain/store-contract.js";
 import { PROMPT_LEDGER } from "./migrations.js";
-import { openMigratedPromptStore, openPglitePromptStore, openPostgresPromptStore } from "./sql-store.js";
+import { openMigratedPromptStore } from "./sql-store.js";
 
-promptStoreContract("pglite (memory)", () => openPglitePromptStore({ path: "" }));
+promptStoreContract("pglite (memory)", memoryPromptStore);
 
 /** Versions are insert only: the database refuses an UPDATE or DELETE of one, whoever asks. */
 async function refusesToChangeVersions(db: SqlClient): Promise<void> {
@@ -57,30 +58,13 @@ if (!PG_URL) {
     assert.fail('TESSERA_TEST_POSTGRES_URL is not set. Run `scripts/infra up postgres` and `eval "$(scripts/infra env)"`, then run the tests again.');
   });
 } else {
-  /** The URL with every connection's search_path set to `schema`, so a run has tables of its own. */
-  const inSchema = (schema: string): string => {
-    const u = new URL(PG_URL);
-    u.searchParams.set("options", `-c search_path=${schema}`);
-    return u.toString();
-  };
-  const base = `tessera_prompts_${Math.random().toString(36).slice(2, 10)}`;
-  const schemas = { contract: base, race: `${base}_race`, immutable: `${base}_imm` };
-
   describe("postgres", () => {
-    let admin: SqlClient;
-    before(async () => {
-      admin = await openPostgresClient({ url: PG_URL, poolSize: 1, setting: "test" });
-      for (const s of Object.values(schemas)) await admin.exec(`CREATE SCHEMA ${s}`);
-    });
-    after(async () => {
-      for (const s of Object.values(schemas)) await admin.exec(`DROP SCHEMA IF EXISTS ${s} CASCADE`);
-      await admin.close();
-    });
+    const pg = testSchemas(PG_URL, "tessera_prompts", ["contract", "race", "immutable"]);
 
-    promptStoreContract("postgres", () => openPostgresPromptStore({ url: inSchema(schemas.contract), poolSize: 4 }));
+    promptStoreContract("postgres", async () => openMigratedPromptStore(await openPostgresClient({ url: pg.url("contract"), poolSize: 4, setting: "test" })));
 
     it("refuses to change or delete a version", async () => {
-      const db = await openPostgresClient({ url: inSchema(schemas.immutable), poolSize: 2, setting: "test" });
+      const db = await openPostgresClient({ url: pg.url("immutable"), poolSize: 2, setting: "test" });
       try {
         await refusesToChangeVersions(db);
       } finally {
@@ -89,11 +73,11 @@ if (!PG_URL) {
     });
 
     it("two processes migrating at once apply each migration once", async () => {
-      const [a, b] = await Promise.all([0, 1].map(() => openPostgresClient({ url: inSchema(schemas.race), poolSize: 1, setting: "test" })));
+      const [a, b] = await Promise.all([0, 1].map(() => openPostgresClient({ url: pg.url("race"), poolSize: 1, setting: "test" })));
       try {
         const [na, nb] = await Promise.all([migrate(a!, PROMPT_LEDGER), migrate(b!, PROMPT_LEDGER)]);
         assert.equal(na! + nb!, PROMPT_LEDGER.migrations.length);
-        const rows = await admin.query<{ version: number }>(`SELECT version FROM ${schemas.race}.prompt_schema_migrations ORDER BY version`);
+        const rows = await pg.admin().query<{ version: number }>(`SELECT version FROM ${pg.schema("race")}.prompt_schema_migrations ORDER BY version`);
         assert.deepEqual(rows.rows.map((r) => r.version), PROMPT_LEDGER.migrations.map((m) => m.version));
       } finally {
         await Promise.all([a!.close(), b!.close()]);

@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { parse as parseYaml } from "yaml";
 import { TesseraError } from "@tessera/runtime";
-import { openPglitePromptStore } from "../adapters/sql-store.js";
+import { memoryPromptStore } from "./store-contract.js";
 import { createPromptAdmin, type Caller } from "./admin.js";
 import type { PromptStore } from "./store.js";
 
@@ -36,7 +36,7 @@ describe("prompt admin", () => {
   const changed: string[] = [];
   let admin: ReturnType<typeof createPromptAdmin>;
   before(async () => {
-    store = await openPglitePromptStore({ path: "" });
+    store = await memoryPromptStore();
     admin = createPromptAdmin({
       store,
       models: new Set(["gpt-fake", "demo"]),

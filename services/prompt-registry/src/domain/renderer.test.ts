@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { TesseraError } from "@tessera/runtime";
-import { openPglitePromptStore } from "../adapters/sql-store.js";
+import { memoryPromptStore } from "./store-contract.js";
 import { createPromptAdmin, type Caller } from "./admin.js";
 import { createRegistry } from "./registry.js";
 import { createPromptRenderer } from "./renderer.js";
@@ -45,7 +45,7 @@ describe("rendering stored prompts", () => {
   let renderer: ReturnType<typeof createPromptRenderer>;
   let reads: () => number;
   before(async () => {
-    store = await openPglitePromptStore({ path: "" });
+    store = await memoryPromptStore();
     const c = counting(store);
     reads = c.reads;
     renderer = createPromptRenderer({ config, store: c.store, labelCacheMs: 60_000 });

@@ -1,9 +1,16 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { openPgliteClient } from "@tessera/sql";
+import { openMigratedPromptStore } from "../adapters/sql-store.js";
 import type { PromptStore, VersionSpec } from "./store.js";
 
 /** A random name with a readable prefix, so runs sharing one database never collide. */
 export const rid = (prefix: string): string => `${prefix}-${Math.random().toString(36).slice(2, 10)}`;
+
+/** A migrated prompt store in a new in-memory PGlite, for tests. */
+export async function memoryPromptStore(): Promise<PromptStore> {
+  return openMigratedPromptStore(await openPgliteClient("", "test"));
+}
 
 /** A version's content with sensible values; `over` replaces any field. */
 export function spec(over: Partial<VersionSpec> = {}): VersionSpec {

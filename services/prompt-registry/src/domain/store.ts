@@ -1,4 +1,4 @@
-import type { VariableSpec } from "./registry.js";
+import type { PromptVersion } from "./registry.js";
 import type { SplitEntry } from "./split.js";
 
 export type { SplitEntry };
@@ -14,14 +14,7 @@ export type { SplitEntry };
  */
 
 /** A version's content, in the shape of a configuration `prompts:` version without its number. */
-export interface VersionSpec {
-  model: string;
-  messages: { role: "system" | "user" | "assistant"; content: string }[];
-  variables: VariableSpec[];
-  max_tokens?: number | undefined;
-  temperature?: number | undefined;
-  output_schema?: Record<string, unknown> | undefined;
-}
+export type VersionSpec = Omit<PromptVersion, "version">;
 
 export interface PromptRow {
   tenantId: string;
