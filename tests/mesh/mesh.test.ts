@@ -231,6 +231,22 @@ mesh:
     assert.ok(Date.now() - t0 < 1_000, "the open deployment is skipped, not retried");
   });
 
+  test("stored prompts across the mesh: published at ingress, the caller resolved by authz, kept in Postgres, invoked", async () => {
+    const call = (method: string, path: string, body: unknown) =>
+      fetch(`${ingressUrl}${path}`, { method, headers: { authorization: `Bearer ${TEST_KEYS.acme}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const spec = { model: "gpt-fake", messages: [{ role: "user", content: "mesh {{ who }}" }], variables: [{ name: "who" }] };
+    const published = await call("POST", "/admin/v1/prompts/mesh-greet/versions", { spec });
+    assert.equal(published.status, 201, await published.clone().text());
+    assert.equal(((await published.json()) as { version: { created_by: string } }).version.created_by, "key:acme-key");
+    assert.equal((await call("PUT", "/admin/v1/prompts/mesh-greet/labels/production", { version: 1 })).status, 200);
+    const bad = await call("POST", "/admin/v1/prompts/mesh-greet/versions", { spec: { ...spec, messages: [{ role: "user", content: "{{ who" }] } });
+    assert.equal(bad.status, 400);
+    const r = await call("POST", "/v1/prompts/mesh-greet/invoke", { variables: { who: "Ann" } });
+    assert.equal(r.status, 200, await r.clone().text());
+    assert.equal(r.headers.get("x-tessera-prompt-version"), "1");
+    assert.equal((fake.calls.at(-1)!.body as { messages: { content: string }[] }).messages.at(-1)!.content, "mesh Ann");
+  });
+
   test("one trace spans ingress, authz, redaction and router", async () => {
     await client.chat.completions.create({ model: "demo", messages: [{ role: "user", content: "trace me" }] });
     const trace = await eventually(
