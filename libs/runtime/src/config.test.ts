@@ -83,3 +83,18 @@ test("a key given by environment variable is kept only as its hash", () => {
   assert.equal(cfg.apiKeys[0]!.keySha256, sha256Hex("s3cret"));
   assert.doesNotMatch(JSON.stringify(cfg), /s3cret/);
 });
+
+test("prompt_registry: its store defaults to authz's, a Postgres store needs a URL, labels may be splits", () => {
+  const cfg = parseConfig("{}", "t.yaml", {});
+  assert.equal(cfg.prompt_registry.store, undefined, "unset: authz's database");
+  assert.equal(cfg.prompt_registry.cache_ms, 1000);
+  fails("prompt_registry: { store: { kind: postgres } }", /prompt_registry\.store: kind postgres needs url, or url_env/);
+  fails("prompt_registry: { cache_ms: 5000 }", /prompt_registry\.cache_ms/);
+  const split = parseConfig(
+    "prompts: [{ name: p, versions: [{ version: 1, model: m, messages: [{ role: user, content: x }] }], labels: { production: [{ version: 1, weight: 90 }] } }]",
+    "t.yaml",
+    {},
+  );
+  assert.deepEqual(split.prompts[0]!.labels, { production: [{ version: 1, weight: 90 }] });
+  fails("prompts: [{ name: p, versions: [{ version: 1, model: m, messages: [{ role: user, content: x }] }], labels: { production: [{ version: 1, weight: 0 }] } }]", /prompts\.0\.labels\.production/);
+});

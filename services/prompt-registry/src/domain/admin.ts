@@ -261,7 +261,8 @@ export function createPromptAdmin(deps: PromptAdminDeps) {
         });
         const checked = versions.map((v) => {
           const { version: n, ...content } = v;
-          return { n, at: `${at}.versions.${p.versions.indexOf(v)}`, ...checkSpec(content, `${at}.versions.${p.versions.indexOf(v)}`, deps.models) };
+          const where = `${at}.versions.${p.versions.indexOf(v)}`;
+          return { n, at: where, ...checkSpec(content, where, deps.models) };
         });
         const labels = Object.entries(p.labels).map(([l, t]) => ({ label: checkLabel(`${at}.labels`, l), split: toSplit(t), at: `${at}.labels.${l}` }));
         return { name: p.name, checked, labels };
