@@ -93,6 +93,7 @@ function call(credential: string, over: Partial<AuthorizeInput> = {}): Authorize
     sourceIp: "10.0.0.1",
     prompt: "",
     candidateModels: [],
+    api: "",
     ...over,
   };
 }
