@@ -1,4 +1,4 @@
-import { create, type JsonObject } from "@bufbuild/protobuf";
+import { create, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
 import { Action, type AuthzService } from "@tessera/gen/tessera/authz/v1/authz_pb";
 import { ChatRequestSchema, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
@@ -20,7 +20,7 @@ interface Plan {
   chainId: string;
   steps: PlannedStep[];
   /** { input, steps: { <name>: { output } } }, filled in as steps finish. */
-  context: { input: JsonObject; steps: Record<string, { output: JsonObject[string] }> };
+  context: { input: JsonObject; steps: JsonObject };
 }
 
 /**
@@ -47,7 +47,7 @@ export function createApiRunner(deps: ApiRunnerDeps) {
   function stepInput(input: CallInput, p: Plan, i: number): CallInput {
     const s = p.steps[i]!;
     const last = i === p.steps.length - 1;
-    const step = { tenantId: p.tenantId, chainId: p.chainId, index: i, name: s.name, context: p.context as unknown as JsonObject };
+    const step = { tenantId: p.tenantId, chainId: p.chainId, index: i, name: s.name, context: p.context };
     return {
       ...input,
       request: last ? input.request : create(ChatRequestSchema),
@@ -76,7 +76,7 @@ export function createApiRunner(deps: ApiRunnerDeps) {
         throw failed(p, i, err);
       }
       const output = r.output !== undefined ? r.output : (r.response.choices[0]?.message?.content ?? "");
-      p.context.steps[p.steps[i]!.name] = { output: output as JsonObject[string] };
+      p.context.steps[p.steps[i]!.name] = { output: output as JsonValue };
     }
   }
 

@@ -163,9 +163,10 @@ export function createApis(configured: PromptApiConfig[], prompts: Prompt[], reg
   function variablesOf(step: PlannedStep, context: JsonObject): JsonObject {
     if (!step.mappings) return (context["input"] ?? {}) as JsonObject;
     const vars: JsonObject = {};
+    const ctx = new Context(context, liquid.options, {}, { liquid });
     for (const m of step.mappings) {
       try {
-        vars[m.variable] = (m.value ? toValueSync(m.value.value(new Context(context, liquid.options, {}, { liquid }))) : liquid.renderSync(m.template, context)) as JsonValue;
+        vars[m.variable] = (m.value ? toValueSync(m.value.value(ctx)) : liquid.renderSync(m.template, context)) as JsonValue;
       } catch (err) {
         throw new TesseraError("upstream_error", `Variable '${m.variable}' of prompt '${step.prompt}' could not be mapped: ${(err as Error).message.split(", line:")[0]}.`, {
           code: "chain_mapping_failed",
