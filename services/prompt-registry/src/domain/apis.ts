@@ -24,8 +24,6 @@ export interface PlannedStep {
 
 /** A published API, checked and compiled. */
 export interface PlannedApi {
-  path: string;
-  tenant: string;
   /** The API's declared input; undefined when the single prompt's own variables are the input. */
   input?: Declared[];
   steps: PlannedStep[];
@@ -141,7 +139,7 @@ export function planApis(apis: PromptApiConfig[], prompts: Prompt[]): Map<string
         );
       }
     });
-    out.set(`${a.tenant}\u0000${a.path}`, { path: a.path, tenant: a.tenant, ...(input ? { input } : {}), steps: planned });
+    out.set(`${a.tenant}\u0000${a.path}`, { ...(input ? { input } : {}), steps: planned });
   });
   return out;
 }
