@@ -34,6 +34,11 @@ const ApiKeySchema = z
     models: z.array(z.string()).default([]),
     /** Prompt APIs this key may invoke; when set, the key may call nothing else. */
     prompts: z.array(z.string()).default([]),
+    /**
+     * Published prompt APIs (paths under /apis/, or a prefix ending in *) this key may call;
+     * when set, the key may call nothing else (unless `prompts` also allows some).
+     */
+    apis: z.array(z.string().min(1)).default([]),
     /** sha256 hex of the key. */
     key_sha256: z
       .string()
@@ -265,6 +270,30 @@ const RedactionPolicySchema = z
   })
   .strict();
 
+/**
+ * Declared variables: a name (a required string), or `{ name, type, default, required, enum }`.
+ * Rendering checks every value against its declaration.
+ */
+const VariablesSchema = z
+  .array(
+    z.union([
+      z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"),
+      z
+        .object({
+          name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"),
+          type: z.enum(["string", "number", "integer", "boolean", "array", "object"]).default("string"),
+          default: z.unknown().optional(),
+          /** Required unless it has a default. */
+          required: z.boolean().optional(),
+          /** Allowed values (strings). */
+          enum: z.array(z.string()).optional(),
+          description: z.string().optional(),
+        })
+        .strict(),
+    ]),
+  )
+  .default([]);
+
 /** One prompt version, as configured (and as published through the admin API and import files). */
 export const PromptVersionSchema = z
   .object({
@@ -275,29 +304,7 @@ export const PromptVersionSchema = z
         z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() }).strict(),
       )
       .min(1),
-    /**
-     * Declared variables: a name (a required string), or `{ name, type, default,
-     * required, enum }`. Rendering checks every value against its declaration.
-     */
-    variables: z
-      .array(
-        z.union([
-          z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"),
-          z
-            .object({
-              name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a variable name"),
-              type: z.enum(["string", "number", "integer", "boolean", "array", "object"]).default("string"),
-              default: z.unknown().optional(),
-              /** Required unless it has a default. */
-              required: z.boolean().optional(),
-              /** Allowed values (strings). */
-              enum: z.array(z.string()).optional(),
-              description: z.string().optional(),
-            })
-            .strict(),
-        ]),
-      )
-      .default([]),
+    variables: VariablesSchema,
     /** Caps the answer's length unless the call sets max_tokens. */
     max_tokens: z.number().int().positive().optional(),
     /** A JSON Schema the answer must match: asked of the provider, and checked. */
@@ -319,8 +326,60 @@ export const PromptConfigSchema = z
     tenant: z.string().default("*"),
     versions: z.array(PromptVersionSchema).min(1),
     labels: z.record(z.string(), LabelTargetSchema).default({}),
+    /** Teams must subscribe (resource kind prompt), and an admin approve, before invoking it. */
+    requires_approval: z.boolean().default(false),
   })
   .strict();
+
+/** A published API's path: /apis/ and one to eight segments of letters, digits, '.', '_' or '-'. */
+export const API_PATH = /^\/apis(\/[A-Za-z0-9][A-Za-z0-9._-]{0,63}){1,8}$/;
+
+/** Which version of its prompt a step renders (a label, production when neither is set, or a version) and with what. */
+const StepFields = {
+  label: z.string().min(1).optional(),
+  version: z.number().int().positive().optional(),
+  /**
+   * The prompt's variables as Liquid expressions over the API's input and earlier steps'
+   * outputs, e.g. `{ customer: "{{ steps.extract.output.customer }}" }`; a lone `{{ … }}` keeps
+   * the value's type. Unset: the API's input variables are the prompt's own, passed through.
+   */
+  variables: z.record(z.string(), z.string()).optional(),
+};
+
+const ApiStepSchema = z
+  .object({ name: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be a step name (letters, digits, _)"), prompt: z.string().min(1), ...StepFields })
+  .strict()
+  .refine((s) => !(s.label && s.version), { message: "give label or version, not both" });
+
+/**
+ * A prompt published at a path of its own: one prompt (`prompt`), or a chain (`steps`) whose
+ * last step answers. Checked against the prompts when prompt-registry loads.
+ */
+const PromptApiSchema = z
+  .object({
+    path: z.string().regex(API_PATH, "must be /apis/ then 1-8 segments of letters, digits, '.', '_' or '-' (e.g. /apis/support/summarize)"),
+    tenant: z.string().min(1),
+    description: z.string().default(""),
+    prompt: z.string().min(1).optional(),
+    ...StepFields,
+    steps: z.array(ApiStepSchema).min(1).max(16).optional(),
+    /** The API's own input variables (declared like a prompt's); needed when variables are mapped. */
+    input: VariablesSchema,
+    /**
+     * Who may call it, beyond the tenant's callers (admin, developer): any of these key ids,
+     * teams or roles; no list set means every caller of the tenant.
+     */
+    access: z
+      .object({ keys: z.array(z.string().min(1)).default([]), teams: z.array(z.string().min(1)).default([]), roles: z.array(z.enum(["admin", "developer"])).default([]) })
+      .strict()
+      .prefault({}),
+    /** Teams must subscribe (resource kind prompt, resource the path), and an admin approve. */
+    requires_approval: z.boolean().default(false),
+  })
+  .strict()
+  .refine((a) => (a.prompt ? 1 : 0) + (a.steps ? 1 : 0) === 1, { message: "give exactly one of prompt (one prompt) or steps (a chain)" })
+  .refine((a) => !(a.label && a.version), { message: "give label or version, not both" })
+  .refine((a) => !(a.steps && (a.label || a.version || a.variables)), { message: "a chain's label, version and variables belong to each of its steps" });
 
 /** A trusted issuer of bearer tokens (JWT / OIDC). */
 const JwtIssuerSchema = z
@@ -483,6 +542,8 @@ export const ConfigSchema = z
       .prefault({}),
     prompts: z.array(PromptConfigSchema).default([]),
     prompt_registry: PromptRegistrySchema,
+    /** Prompts published at paths of their own, with access rules; chains of prompts. */
+    prompt_apis: z.array(PromptApiSchema).default([]),
     authz: AuthzSchema,
     events: EventsSchema,
     usage_store: UsageStoreSchema,
@@ -493,6 +554,9 @@ export const ConfigSchema = z
 
 /** The validated file as written. */
 export type RawConfig = z.infer<typeof ConfigSchema>;
+
+/** A published prompt API as configured. */
+export type PromptApiConfig = z.infer<typeof PromptApiSchema>;
 
 /** An API key ready for lookup: the secret is only kept as its hash. */
 /** A redaction policy as configured. */
@@ -636,7 +700,17 @@ function resolve(raw: RawConfig, source: string, env: NodeJS.ProcessEnv): Config
   for (const [i, k] of raw.api_keys.entries()) {
     if (!(k.redaction_policy in raw.redaction.policies) && k.redaction_policy !== "default")
       problems.push(`api_keys.${i}.redaction_policy: unknown policy "${k.redaction_policy}"`);
+    k.apis.forEach((a, j) => {
+      if (!a.endsWith("*") && !raw.prompt_apis.some((p) => p.path === a && p.tenant === k.tenant))
+        problems.push(`api_keys.${i}.apis.${j}: no prompt API "${a}" for tenant ${k.tenant} (see prompt_apis)`);
+    });
   }
+  const apis = new Set<string>();
+  raw.prompt_apis.forEach((a, i) => {
+    const key = `${a.tenant} ${a.path}`;
+    if (apis.has(key)) problems.push(`prompt_apis.${i}.path: duplicate API ${a.path} for tenant ${a.tenant}`);
+    apis.add(key);
+  });
   if (problems.length) throw new ConfigError(`${source}: invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
   const { api_keys: _k, providers: _p, ...rest } = raw;
   return { ...rest, apiKeys, providers };

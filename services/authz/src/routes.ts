@@ -47,6 +47,7 @@ export function authzService(deps: AuthzDeps): ServiceBinding<typeof AuthzServic
         sourceIp: req.sourceIp,
         prompt: req.prompt,
         candidateModels: req.candidateModels,
+        api: req.api,
       });
       const id = out.identity;
       return create(AuthorizeResponseSchema, {

@@ -1,7 +1,7 @@
 import { createLazy, createSqlDatabases, type EmptyAnswers, type SqlDatabases } from "@tessera/sql";
 import { createPriceTable, sha256Hex, type BuiltService, type Config, type Logger } from "@tessera/runtime";
 import { createAdmin } from "./domain/admin.js";
-import { createAuthorizer, type ModelInfo } from "./domain/authorizer.js";
+import { createAuthorizer, type ApiInfo, type ModelInfo } from "./domain/authorizer.js";
 import { createIdentityResolver } from "./domain/identity.js";
 import { createJwtVerifier } from "./domain/jwt.js";
 import type { Limiter } from "./domain/limiter.js";
@@ -75,12 +75,17 @@ export async function build(cfg: Config, log: Logger, databases?: SqlDatabases):
   const models = new Map<string, ModelInfo>(
     cfg.models.map((m) => [m.name, { requiresApproval: m.requires_approval, deployments: m.deployments.map((d) => ({ provider: d.provider, model: d.model })) }]),
   );
+  const apis = new Map<string, ApiInfo>(
+    cfg.prompt_apis.map((p) => [`${p.tenant}\u0000${p.path}`, { keys: p.access.keys, teams: p.access.teams, roles: p.access.roles, requiresApproval: p.requires_approval }]),
+  );
   const authorizer = createAuthorizer({
     identities,
     store,
     limiter,
     prices: createPriceTable(cfg.prices),
     models,
+    apis,
+    promptApproval: new Map(cfg.prompts.map((p) => [`${p.tenant}\u0000${p.name}`, p.requires_approval])),
     cacheMs: a.cache_ms,
     defaultMaxOutputTokens: a.default_max_output_tokens,
     reservationTtlMs: a.reservation_ttl_ms,

@@ -14,6 +14,7 @@ import {
 import type { PromptCall } from "./domain/call.js";
 import { bind, rateLimitHeaders, REMOTE_ADDRESS, TesseraError, type RateLimitInfo, type ServiceBinding } from "@tessera/runtime";
 import type { CallPipeline } from "./domain/call.js";
+import type { ApiRunner } from "./domain/chain.js";
 import { credentialOf, routingHeaders } from "./rest/http.js";
 
 function headersRecord(h: Headers): Record<string, string> {
@@ -54,15 +55,22 @@ function checkRequest(req: { request?: { model: string; messages: unknown[] } })
     throw new TesseraError("invalid_request", "request.messages must have at least one message", { param: "request.messages" });
 }
 
-/** A prompt call from a protobuf caller, checked like the REST one. */
+/** A prompt call from a protobuf caller, checked like the REST one: a prompt by name, or a published API by path. */
 function promptCall(c: PromptCallMsg | undefined): PromptCall {
-  if (!c?.name) throw new TesseraError("invalid_request", "call.name is required: the prompt to invoke", { param: "call.name" });
+  if (c?.api) {
+    const extra = c.name ? "name" : c.label ? "label" : c.version ? "version" : "";
+    if (extra) throw new TesseraError("invalid_request", `call.${extra} must be empty when call.api is set: the API names its prompts and versions`, { param: `call.${extra}` });
+    return { name: "", label: "", version: 0, variables: c.variables ?? {}, maxTokens: c.maxTokens, api: c.api };
+  }
+  if (!c?.name) throw new TesseraError("invalid_request", "call.name is required: the prompt to invoke (or call.api: a published prompt API's path)", { param: "call.name" });
   return { name: c.name, label: c.label, version: c.version, variables: c.variables ?? {}, maxTokens: c.maxTokens };
 }
 
 /** Bind the public GatewayService (gRPC, Connect, gRPC-Web). */
-export function gatewayService(deps: { pipeline: CallPipeline }): ServiceBinding<typeof GatewayService> {
+export function gatewayService(deps: { pipeline: CallPipeline; apis: ApiRunner }): ServiceBinding<typeof GatewayService> {
   const { pipeline } = deps;
+  /** Who runs a prompt call: the API runner for a published API, else the pipeline itself. */
+  const runner = (call: PromptCall) => (call.api ? deps.apis : pipeline);
   return bind(GatewayService, {
       async chat(req, ctx) {
         checkRequest(req);
@@ -105,23 +113,25 @@ export function gatewayService(deps: { pipeline: CallPipeline }): ServiceBinding
         return create(EmbedResponseSchema, { response: r.response, requestId: r.requestId, deployment: r.served.deployment });
       },
       async invokePrompt(req, ctx) {
-        const r = await pipeline.chat({
+        const prompt = promptCall(req.call);
+        const r = await runner(prompt).chat({
           credential: credentialOf(headersRecord(ctx.requestHeader)),
           request: create(ChatRequestSchema),
-          prompt: promptCall(req.call),
+          prompt,
           surface: Surface.GRPC,
           signal: ctx.signal,
           headers: routingHeaders(ctx.requestHeader),
           sourceIp: ctx.values.get(REMOTE_ADDRESS),
         });
         answerHeaders(ctx.responseHeader, r);
-        return create(InvokePromptResponseSchema, { response: r.response, requestId: r.requestId, deployment: r.served.deployment, promptVersion: r.promptVersion ?? 0 });
+        return create(InvokePromptResponseSchema, { response: r.response, requestId: r.requestId, deployment: r.served.deployment, promptVersion: r.promptVersion ?? 0, chainId: r.chainId ?? "" });
       },
       async *invokePromptStream(req, ctx) {
-        const s = await pipeline.chatStream({
+        const prompt = promptCall(req.call);
+        const s = await runner(prompt).chatStream({
           credential: credentialOf(headersRecord(ctx.requestHeader)),
           request: create(ChatRequestSchema),
-          prompt: promptCall(req.call),
+          prompt,
           surface: Surface.GRPC,
           signal: ctx.signal,
           headers: routingHeaders(ctx.requestHeader),
@@ -129,7 +139,7 @@ export function gatewayService(deps: { pipeline: CallPipeline }): ServiceBinding
         });
         answerHeaders(ctx.responseHeader, s);
         for await (const chunk of s.chunks)
-          yield create(InvokePromptStreamResponseSchema, { chunk, requestId: s.requestId, deployment: s.served.deployment, promptVersion: s.promptVersion ?? 0 });
+          yield create(InvokePromptStreamResponseSchema, { chunk, requestId: s.requestId, deployment: s.served.deployment, promptVersion: s.promptVersion ?? 0, chainId: s.chainId ?? "" });
       },
       async listModels(_req, ctx) {
         const models = await pipeline.listModels(credentialOf(headersRecord(ctx.requestHeader)), ctx.signal, ctx.values.get(REMOTE_ADDRESS));

@@ -11,6 +11,7 @@ import { createKafkaPublisher } from "@tessera/events";
 import { errorToOpenAI } from "@tessera/openai-format";
 import { createMeshClient, meshUrl, TesseraError, type BuiltService, type Config, type Logger } from "@tessera/runtime";
 import { createCallPipeline } from "./domain/call.js";
+import { createApiRunner } from "./domain/chain.js";
 import { createAnthropicSurface } from "./rest/anthropic.js";
 import { createGeminiSurface } from "./rest/gemini.js";
 import { createOpenAISurface } from "./rest/openai.js";
@@ -50,13 +51,14 @@ export function createIngress(deps: IngressDeps): BuiltService {
     policies: deps.policies,
     vault: deps.vault,
   });
-  const openai = createOpenAISurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
+  const apis = createApiRunner({ pipeline, authz: deps.authz, prompts: deps.prompts });
+  const openai = createOpenAISurface({ pipeline, apis, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   const anthropic = createAnthropicSurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   const gemini = createGeminiSurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
-  const apis = [adminApi(AdminService, deps.admin, ADMIN_ROUTES), adminApi(PromptAdminService, deps.promptAdmin, PROMPT_ADMIN_ROUTES)];
-  const admin = createAdminRest({ apis, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
+  const adminApis = [adminApi(AdminService, deps.admin, ADMIN_ROUTES), adminApi(PromptAdminService, deps.promptAdmin, PROMPT_ADMIN_ROUTES)];
+  const admin = createAdminRest({ apis: adminApis, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   return {
-    bindings: [gatewayService({ pipeline }), adminForward(AdminService, deps.admin), adminForward(PromptAdminService, deps.promptAdmin)],
+    bindings: [gatewayService({ pipeline, apis }), adminForward(AdminService, deps.admin), adminForward(PromptAdminService, deps.promptAdmin)],
     rest: (req, res) => {
       if (openai(req, res)) return;
       if (anthropic(req, res)) return;

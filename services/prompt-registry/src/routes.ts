@@ -2,7 +2,7 @@ import { create, fromJson, toJson, type JsonObject, type JsonValue } from "@bufb
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { bind, TesseraError, type ServiceBinding } from "@tessera/runtime";
 import { Role } from "@tessera/gen/tessera/chat/v1/chat_pb";
-import { PromptRegistryService, RenderResponseSchema } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
+import { PromptRegistryService, RenderResponseSchema, ResolveApiResponseSchema } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
 import {
   HistoryEntrySchema,
   LabelSchema,
@@ -13,23 +13,33 @@ import {
 } from "@tessera/gen/tessera/promptregistry/v1/prompt_admin_pb";
 import type { Caller, PromptAdmin, PromptView } from "./domain/admin.js";
 import type { PromptRenderer } from "./domain/renderer.js";
+import type { Rendered } from "./domain/registry.js";
+import type { Apis } from "./domain/apis.js";
 import type { HistoryRow, LabelRow, VersionRow } from "./domain/store.js";
 
 const ROLES = { system: Role.SYSTEM, user: Role.USER, assistant: Role.ASSISTANT } as const;
 
+function rendered(r: Rendered) {
+  return create(RenderResponseSchema, {
+    version: r.version,
+    model: r.model,
+    messages: r.messages.map((m) => ({ role: ROLES[m.role], content: m.content })),
+    ...(r.maxTokens !== undefined ? { maxTokens: r.maxTokens } : {}),
+    ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
+    ...(r.outputSchema ? { outputSchema: r.outputSchema as JsonObject } : {}),
+  });
+}
+
 /** Bind PromptRegistryService. */
-export function promptRegistryService(deps: { renderer: PromptRenderer }): ServiceBinding<typeof PromptRegistryService> {
+export function promptRegistryService(deps: { renderer: PromptRenderer; apis: Apis }): ServiceBinding<typeof PromptRegistryService> {
   return bind(PromptRegistryService, {
     async render(req) {
-      const r = await deps.renderer.render(req.tenantId, req.name, req.label, req.version, req.variables ?? {}, req.stickyKey);
-      return create(RenderResponseSchema, {
-        version: r.version,
-        model: r.model,
-        messages: r.messages.map((m) => ({ role: ROLES[m.role], content: m.content })),
-        ...(r.maxTokens !== undefined ? { maxTokens: r.maxTokens } : {}),
-        ...(r.temperature !== undefined ? { temperature: r.temperature } : {}),
-        ...(r.outputSchema ? { outputSchema: r.outputSchema as JsonObject } : {}),
-      });
+      if (req.api) return rendered(deps.apis.renderStep(req.tenantId, req.api, req.step, req.context ?? {}, req.stickyKey));
+      return rendered(await deps.renderer.render(req.tenantId, req.name, req.label, req.version, req.variables ?? {}, req.stickyKey));
+    },
+    resolveApi(req) {
+      const plan = deps.apis.resolve(req.tenantId, req.path, req.variables ?? {});
+      return create(ResolveApiResponseSchema, { steps: plan.steps, input: plan.input });
     },
   });
 }

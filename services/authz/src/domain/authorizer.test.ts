@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createPriceTable, TesseraError, type TokenCounts } from "@tessera/runtime";
-import { createAuthorizer, type AuthorizeInput, type AuthorizeOutput, type ModelInfo } from "./authorizer.js";
+import { createPriceTable, sha256Hex, TesseraError, type ResolvedApiKey, type TokenCounts } from "@tessera/runtime";
+import { createAuthorizer, type ApiInfo, type AuthorizeInput, type AuthorizeOutput, type ModelInfo } from "./authorizer.js";
 import { currentPeriod, ledgerKeys, toMicros } from "./budget-period.js";
 import type { BudgetRow, Period } from "./store.js";
 import { authzFixture, noKeyLists, refused } from "./test-support.js";
@@ -39,10 +39,23 @@ const SMALL: TokenCounts = { promptTokens: 500, completionTokens: 250, cachedTok
 const fx = authzFixture({ operatorToken: OPERATOR_TOKEN, now, logName: "authorizer-test" });
 
 /** A fresh authorizer (own limiter and caches) over the shared store, with an admin wired to it. */
-function env(over: { cacheMs?: number } = {}) {
+function env(over: { cacheMs?: number; staticKeys?: ResolvedApiKey[]; apis?: Map<string, ApiInfo>; promptApproval?: Map<string, boolean> } = {}) {
   const cacheMs = over.cacheMs ?? 10_000;
-  const { identities, limiter, log, lines } = fx.resolver({ cacheMs });
-  const authorizer = createAuthorizer({ identities, store: fx.store, limiter, prices, models, cacheMs, defaultMaxOutputTokens: 1000, reservationTtlMs: 600_000, log, now });
+  const { identities, limiter, log, lines } = fx.resolver({ cacheMs, staticKeys: over.staticKeys ?? [] });
+  const authorizer = createAuthorizer({
+    identities,
+    store: fx.store,
+    limiter,
+    prices,
+    models,
+    apis: over.apis,
+    promptApproval: over.promptApproval,
+    cacheMs,
+    defaultMaxOutputTokens: 1000,
+    reservationTtlMs: 600_000,
+    log,
+    now,
+  });
   const admin = fx.admin({ identities, limiter, redactionPolicies: new Set(), onChange: () => authorizer.invalidate(), log });
   return { limiter, identities, authorizer, admin, lines, log };
 }
@@ -93,6 +106,7 @@ function call(credential: string, over: Partial<AuthorizeInput> = {}): Authorize
     sourceIp: "10.0.0.1",
     prompt: "",
     candidateModels: [],
+    api: "",
     ...over,
   };
 }
@@ -252,6 +266,87 @@ describe("authorizer", () => {
       const sub = await e.admin.requestSubscription(t.op, { tenantId: t.id, teamId: "", resourceKind: "model", resource: "o1-preview", note: "" });
       await e.admin.decideSubscription(t.op, t.id, sub.id, "approved", "");
       await e.authorizer.authorize(call(lab.secret, { model: "o1-preview" }));
+    });
+  });
+
+  describe("published prompt APIs", () => {
+    /** An authorizer knowing APIs of tenant `tenantId` (filled in once the tenant exists) and a key of the configuration limited to /apis/support/*. */
+    function apiEnv() {
+      const apis = new Map<string, ApiInfo>();
+      const staticKey: ResolvedApiKey = { id: "cfg-api-key", tenant: "", team: "", user: "", roles: ["developer"], models: [], prompts: [], apis: ["/apis/support/*"], redaction_policy: "default", keySha256: sha256Hex("cfg-api-secret") };
+      const e = env({ apis, staticKeys: [staticKey] });
+      return { e, apis, staticKey };
+    }
+    const invoke = (secret: string, api: string, over: Partial<AuthorizeInput> = {}) => call(secret, { action: "invoke_prompt", prompt: "summarize", api, ...over });
+
+    it("an API's access rules let in the keys, teams or roles they name, and no one else", async () => {
+      const { e, apis } = apiEnv();
+      const t = await tenant(e);
+      const core = await t.key();
+      const lab = await t.key({ teamId: "lab", userId: "bob" });
+      const admin = await t.key({ teamId: "lab", userId: "bob", roles: ["admin"] });
+      apis.set(`${t.id}\u0000/apis/open`, { keys: [], teams: [], roles: [], requiresApproval: false });
+      apis.set(`${t.id}\u0000/apis/core`, { keys: [lab.id], teams: ["core"], roles: ["admin"], requiresApproval: false });
+      apis.set(`${t.id}\u0000/apis/nobody`, { keys: ["key_other"], teams: [], roles: [], requiresApproval: false });
+      await e.authorizer.authorize(invoke(lab.secret, "/apis/open"));
+      await e.authorizer.authorize(invoke(core.secret, "/apis/core"));
+      // Listed by key id, and by role.
+      await e.authorizer.authorize(invoke(lab.secret, "/apis/core"));
+      await e.authorizer.authorize(invoke(admin.secret, "/apis/core"));
+      const err = await refused(e.authorizer.authorize(invoke(core.secret, "/apis/nobody")), "permission_denied", "api_access_denied", 403);
+      assert.match(err.message, /The prompt API \/apis\/nobody does not let your key call it/);
+      assert.ok(!err.message.includes("key_other"), "other callers are not disclosed");
+      await refused(e.authorizer.authorize(invoke(core.secret, "/apis/unknown")), "not_found", "api_not_found", 404);
+    });
+
+    it("a key limited to APIs may call those and nothing else", async () => {
+      const { e, apis, staticKey } = apiEnv();
+      const t = await tenant(e);
+      staticKey.tenant = t.id;
+      apis.set(`${t.id}\u0000/apis/support/reply`, { keys: [], teams: [], roles: [], requiresApproval: false });
+      apis.set(`${t.id}\u0000/apis/sales/pitch`, { keys: [], teams: [], roles: [], requiresApproval: false });
+      const secret = "cfg-api-secret";
+      await e.authorizer.authorize(invoke(secret, "/apis/support/reply"));
+      await refused(e.authorizer.authorize(invoke(secret, "/apis/sales/pitch")), "permission_denied", "api_not_allowed", 403);
+      await refused(e.authorizer.authorize(call(secret, { action: "invoke_prompt", prompt: "summarize" })), "permission_denied", "prompt_not_allowed", 403);
+      const chat = await refused(e.authorizer.authorize(call(secret)), "permission_denied", "prompt_key_only", 403);
+      assert.equal(chat.message, "This API key may only invoke the prompt APIs /apis/support/*.");
+      await refused(e.authorizer.authorize(call(secret, { action: "embed" })), "permission_denied", "prompt_key_only", 403);
+    });
+
+    it("an API or a prompt that requires approval needs an approved subscription of kind prompt", async () => {
+      const apis = new Map<string, ApiInfo>();
+      const promptApproval = new Map<string, boolean>([["*\u0000guarded", true]]);
+      const e = env({ apis, promptApproval });
+      const t = await tenant(e);
+      const dev = await t.key();
+      apis.set(`${t.id}\u0000/apis/gated`, { keys: [], teams: [], roles: [], requiresApproval: true });
+      apis.set(`${t.id}\u0000/apis/free`, { keys: [], teams: [], roles: [], requiresApproval: false });
+      const err = await refused(e.authorizer.authorize(invoke(dev.secret, "/apis/gated")), "permission_denied", "subscription_required", 403);
+      assert.match(err.message, new RegExp(`^Prompt API '/apis/gated' requires an approved subscription.*--team core --prompt /apis/gated\\)`));
+      await e.authorizer.authorize(invoke(dev.secret, "/apis/free"));
+      // A prompt that requires approval needs it through any API, and when invoked directly.
+      await refused(e.authorizer.authorize(invoke(dev.secret, "/apis/free", { prompt: "guarded" })), "permission_denied", "subscription_required", 403);
+      await refused(e.authorizer.authorize(call(dev.secret, { action: "invoke_prompt", prompt: "guarded" })), "permission_denied", "subscription_required", 403);
+      for (const resource of ["/apis/gated", "guarded"]) {
+        const sub = await e.admin.requestSubscription(t.op, { tenantId: t.id, teamId: "core", resourceKind: "prompt", resource, note: "" });
+        await e.admin.decideSubscription(t.op, t.id, sub.id, "approved", "");
+      }
+      await e.authorizer.authorize(invoke(dev.secret, "/apis/gated"));
+      await e.authorizer.authorize(invoke(dev.secret, "/apis/gated", { prompt: "guarded" }));
+      await e.authorizer.authorize(call(dev.secret, { action: "invoke_prompt", prompt: "guarded" }));
+    });
+
+    it("through an API, the team's deny list, limits and budgets still apply", async () => {
+      const apis = new Map<string, ApiInfo>();
+      const e = env({ apis });
+      const t = await tenant(e, { deny: ["claude-*"] });
+      const dev = await t.key();
+      apis.set(`${t.id}\u0000/apis/x`, { keys: [], teams: [], roles: [], requiresApproval: false });
+      await refused(e.authorizer.authorize(invoke(dev.secret, "/apis/x", { model: "claude-3" })), "permission_denied", "model_not_allowed", 403);
+      await t.limit("key", dev.id, 1);
+      await e.authorizer.authorize(invoke(dev.secret, "/apis/x"));
+      await refused(e.authorizer.authorize(invoke(dev.secret, "/apis/x")), "rate_limited", "rate_limit_requests", 429);
     });
   });
 

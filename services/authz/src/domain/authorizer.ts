@@ -18,6 +18,8 @@ export interface AuthorizeInput {
   sourceIp: string;
   prompt: string;
   candidateModels: string[];
+  /** The published prompt API the call goes through ("" when none). */
+  api: string;
 }
 
 export interface AuthorizeOutput {
@@ -35,12 +37,28 @@ export interface ModelInfo {
   deployments: { provider: string; model: string }[];
 }
 
+/** What the authorizer knows of a published prompt API from the configuration. */
+export interface ApiInfo {
+  /** Who may call it (any of them); all empty: every caller of the tenant. */
+  keys: string[];
+  teams: string[];
+  roles: Role[];
+  requiresApproval: boolean;
+}
+
 export interface AuthorizerDeps {
   identities: IdentityResolver;
   store: AuthzStore;
   limiter: Limiter;
   prices: PriceTable;
   models: Map<string, ModelInfo>;
+  /** Published prompt APIs by "<tenant>\u0000<path>" (none when unset). */
+  apis?: Map<string, ApiInfo>;
+  /**
+   * Whether a prompt requires approval, by "<tenant>\u0000<name>" (tenant "*": every tenant's,
+   * unless the tenant has its own prompt of that name); none when unset.
+   */
+  promptApproval?: Map<string, boolean>;
   cacheMs: number;
   defaultMaxOutputTokens: number;
   reservationTtlMs: number;
@@ -119,6 +137,24 @@ export function createAuthorizer(deps: AuthorizerDeps) {
   const limits = createTtlCache<LimitRow[]>(deps.cacheMs);
   const budgets = createTtlCache<BudgetRow[]>(deps.cacheMs);
   const subs = createTtlCache<boolean>(deps.cacheMs);
+  const apis = deps.apis ?? new Map<string, ApiInfo>();
+  const promptApproval = deps.promptApproval ?? new Map<string, boolean>();
+
+  /** A key given prompt or API lists may call those and nothing else. */
+  const restricted = (id: Identity) => id.promptsAllow.length > 0 || id.apisAllow.length > 0;
+
+  /** A published API's own rules: the key's API list, then who the API lets call it. */
+  function checkApi(id: Identity, path: string): void {
+    const api = apis.get(`${id.tenantId}\u0000${path}`);
+    if (!api) throw new TesseraError("not_found", `There is no prompt API at ${path} for your tenant.`, { code: "api_not_found" });
+    if (restricted(id) && !matchesAny(id.apisAllow, path))
+      throw new TesseraError("permission_denied", `This API key is not allowed to call the prompt API ${path}.`, { code: "api_not_allowed" });
+    const listed = api.keys.length + api.teams.length + api.roles.length > 0;
+    if (listed && !api.keys.includes(id.keyId) && !(id.teamId && api.teams.includes(id.teamId)) && !id.roles.some((r) => api.roles.includes(r)))
+      throw new TesseraError("permission_denied", `The prompt API ${path} does not let your key call it (its access rules name other keys, teams or roles); ask a tenant admin.`, {
+        code: "api_access_denied",
+      });
+  }
 
   function checkAccess(id: Identity, input: AuthorizeInput): void {
     if (id.operator)
@@ -129,7 +165,9 @@ export function createAuthorizer(deps: AuthorizerDeps) {
         code: "role_not_allowed",
       });
     if (input.action === "invoke_prompt") {
-      if (id.promptsAllow.length > 0 && !matchesAny(id.promptsAllow, input.prompt))
+      // Through a published API its own rules apply; the API's author chose its prompts.
+      if (input.api) checkApi(id, input.api);
+      else if (restricted(id) && !matchesAny(id.promptsAllow, input.prompt))
         throw new TesseraError("permission_denied", `This API key is not allowed to invoke prompt '${input.prompt}'.`, { code: "prompt_not_allowed", param: "prompt" });
       // The prompt's author chose its model: the key's own model allow-list governs direct
       // calls, not prompt APIs; deny-lists (the key's and the team's) and the team's allow-list still hold.
@@ -138,10 +176,13 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       return;
     }
     // A key limited to some prompt APIs may call nothing else.
-    if (id.promptsAllow.length > 0)
-      throw new TesseraError("permission_denied", `This API key may only invoke the prompt APIs ${id.promptsAllow.join(", ")} (POST /v1/prompts/{name}/invoke).`, {
-        code: "prompt_key_only",
-      });
+    if (restricted(id)) {
+      const may = [
+        ...(id.promptsAllow.length > 0 ? [`the prompts ${id.promptsAllow.join(", ")} (POST /v1/prompts/{name}/invoke)`] : []),
+        ...(id.apisAllow.length > 0 ? [`the prompt APIs ${id.apisAllow.join(", ")}`] : []),
+      ];
+      throw new TesseraError("permission_denied", `This API key may only invoke ${may.join(" and ")}.`, { code: "prompt_key_only" });
+    }
     if (input.model && !modelAllowed(id, input.model))
       throw new TesseraError("permission_denied", `This API key is not allowed to use model '${input.model}'.`, { code: "model_not_allowed", param: "model" });
   }
@@ -149,6 +190,11 @@ export function createAuthorizer(deps: AuthorizerDeps) {
   async function checkApproval(id: Identity, input: AuthorizeInput): Promise<void> {
     const needs: ["model" | "prompt", string][] = [];
     if (input.model && deps.models.get(input.model)?.requiresApproval) needs.push(["model", input.model]);
+    if (input.action === "invoke_prompt") {
+      if ((promptApproval.get(`${id.tenantId}\u0000${input.prompt}`) ?? promptApproval.get(`*\u0000${input.prompt}`)) === true) needs.push(["prompt", input.prompt]);
+      // An API's subscription is one of kind prompt whose resource is the API's path.
+      if (input.api && apis.get(`${id.tenantId}\u0000${input.api}`)?.requiresApproval) needs.push(["prompt", input.api]);
+    }
     for (const [kind, resource] of needs) {
       const ok = await subs.get(`${id.tenantId}\u0000${id.teamId}\u0000${kind}\u0000${resource}`, () =>
         deps.store.isSubscribed(id.tenantId, id.teamId, kind, resource),
@@ -156,7 +202,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       if (!ok)
         throw new TesseraError(
           "permission_denied",
-          `${kind === "model" ? "Model" : "Prompt"} '${resource}' requires an approved subscription for your team. Request one (tessera subscriptions request --tenant ${id.tenantId}${id.teamId ? ` --team ${id.teamId}` : ""} --${kind} ${resource}) and ask a tenant admin to approve it.`,
+          `${kind === "model" ? "Model" : resource.startsWith("/") ? "Prompt API" : "Prompt"} '${resource}' requires an approved subscription for your team. Request one (tessera subscriptions request --tenant ${id.tenantId}${id.teamId ? ` --team ${id.teamId}` : ""} --${kind} ${resource}) and ask a tenant admin to approve it.`,
           { code: "subscription_required" },
         );
     }

@@ -74,6 +74,7 @@ describe("identity resolver", () => {
       models: ["gpt-4o"],
       redaction_policy: "strict",
       prompts: [],
+      apis: ["/apis/support/*"],
       keySha256: sha256Hex(secret),
     };
     const { identities } = resolver({ staticKeys: [s] });
@@ -89,6 +90,7 @@ describe("identity resolver", () => {
       modelsAllow: ["gpt-4o"],
       modelsDeny: [],
       promptsAllow: [],
+      apisAllow: ["/apis/support/*"],
       redactionPolicy: "strict",
       team: undefined,
     } satisfies Identity);

@@ -21,6 +21,8 @@ export interface Identity {
   modelsAllow: string[];
   modelsDeny: string[];
   promptsAllow: string[];
+  /** Published prompt APIs the key may call (configuration keys only). */
+  apisAllow: string[];
   redactionPolicy: string;
   /** The team's row when the identity has a team that exists in the store. */
   team?: TeamRow | undefined;
@@ -110,6 +112,7 @@ export function createIdentityResolver(deps: IdentityDeps) {
       modelsAllow: k.modelsAllow,
       modelsDeny: k.modelsDeny,
       promptsAllow: k.promptsAllow,
+      apisAllow: [],
       redactionPolicy: k.redactionPolicy || "default",
       team: await team(k.tenantId, k.teamId),
     };
@@ -129,13 +132,14 @@ export function createIdentityResolver(deps: IdentityDeps) {
         modelsAllow: [],
         modelsDeny: [],
         promptsAllow: [],
+        apisAllow: [],
         redactionPolicy: "default",
         team: await team(j.tenantId, j.teamId),
       };
     }
     const hash = sha256Hex(credential);
     if (deps.operatorTokenHash && hash === deps.operatorTokenHash)
-      return { operator: true, tenantId: "", teamId: "", userId: "", keyId: "operator", roles: ["admin"], modelsAllow: [], modelsDeny: [], promptsAllow: [], redactionPolicy: "default" };
+      return { operator: true, tenantId: "", teamId: "", userId: "", keyId: "operator", roles: ["admin"], modelsAllow: [], modelsDeny: [], promptsAllow: [], apisAllow: [], redactionPolicy: "default" };
     const s = statics.get(hash);
     if (s)
       return {
@@ -148,6 +152,7 @@ export function createIdentityResolver(deps: IdentityDeps) {
         modelsAllow: s.models,
         modelsDeny: [],
         promptsAllow: s.prompts,
+        apisAllow: s.apis,
         redactionPolicy: s.redaction_policy,
         team: await team(s.tenant, s.team),
       };

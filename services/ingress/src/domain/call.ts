@@ -41,8 +41,8 @@ export interface CallInput {
   sourceIp?: string;
   /** Set for a prompt API call: the request is rendered from the prompt (its model and messages). */
   prompt?: PromptCall;
-  /** Set by rendering when the prompt version declares an output schema. */
-  checkOutput?: (answer: string) => void;
+  /** Set by rendering when the prompt version declares an output schema: checks the answer, returns it parsed. */
+  checkOutput?: (answer: string) => unknown;
 }
 
 /** A prompt API call: which prompt and version, and its variables. */
@@ -52,6 +52,24 @@ export interface PromptCall {
   version: number;
   variables: JsonObject;
   maxTokens?: number | undefined;
+  /** A published API's path (e.g. "/apis/support/summarize"): the API names the prompts. */
+  api?: string | undefined;
+  /** Set by the API runner for each step it runs through this pipeline. */
+  step?: ApiStep | undefined;
+}
+
+/** One step of a published API call, as the pipeline renders and meters it. */
+export interface ApiStep {
+  /** The caller's tenant, resolved once for the whole API call. */
+  tenantId: string;
+  /** Who is calling (user id, else key id): label splits serve each caller one version. */
+  stickyKey: string;
+  /** The id of the whole API call, on every step's event. */
+  chainId: string;
+  index: number;
+  name: string;
+  /** What the step's variable mappings read: { input, steps: { <name>: { output } } }. */
+  context: JsonObject;
 }
 
 /** One embeddings call as a surface hands it over. */
@@ -76,6 +94,10 @@ export interface ChatResult {
   rateLimit?: RateLimitInfo | undefined;
   /** The prompt version that served a prompt API call (0 otherwise). */
   promptVersion?: number;
+  /** The answer parsed, when the prompt version declares an output schema (it matched). */
+  output?: unknown;
+  /** A published API call's id, shared by the events of its steps. */
+  chainId?: string;
 }
 
 /** A started stream: the first chunk has arrived (so routing succeeded). */
@@ -84,6 +106,7 @@ export interface StreamResult {
   served: Served;
   rateLimit?: RateLimitInfo | undefined;
   promptVersion?: number;
+  chainId?: string;
   /** Every chunk, the first included. Consuming it to the end publishes the event. */
   chunks: AsyncGenerator<ChatChunk>;
 }
@@ -141,11 +164,12 @@ export function createCallPipeline(deps: CallDeps) {
   }
 
   /** Authorize a call to a model; fills the event's principal and authz time. */
-  async function authorize(input: CallInput | EmbedInput, ev: RequestEvent, t0: number, action: Action, inputTokens: number, maxOutputTokens: number, prompt = ""): Promise<Grant> {
+  async function authorize(input: CallInput | EmbedInput, ev: RequestEvent, t0: number, action: Action, inputTokens: number, maxOutputTokens: number, prompt = "", api = ""): Promise<Grant> {
     const auth = await deps.authz.authorize(
       {
         credential: input.credential,
         prompt,
+        api,
         model: input.request.model,
         requestId: ev.requestId,
         action,
@@ -201,20 +225,29 @@ export function createCallPipeline(deps: CallDeps) {
     ev.errorType = err.details.code ?? err.kind;
   }
 
-  /** authz then redaction; fills the event's principal, timings and redaction counts. */
   /**
    * A prompt API call: who is calling (no limits counted yet), then the prompt rendered for
    * their tenant; the rendered request then goes through authz (prompt access, the prompt's
-   * model, limits and budgets) like any call.
+   * model, limits and budgets) like any call. A published API's step comes with its tenant
+   * and is rendered from the API's mappings.
    */
   async function render(input: CallInput, ev: RequestEvent): Promise<void> {
     const call = input.prompt!;
+    const step = call.step;
     ev.promptName = call.name;
-    const who = await deps.authz.authorize({ credential: input.credential, action: Action.LIST_MODELS, sourceIp: input.sourceIp ?? "" }, { signal: input.signal });
-    const p = who.principal!;
+    if (step) Object.assign(ev, { apiPath: call.api, chainId: step.chainId, chainStep: step.name, chainStepIndex: step.index });
     // Sticky per caller: a label split between versions serves each user (else key) one version.
+    let tenantId: string, stickyKey: string;
+    if (step) ({ tenantId, stickyKey } = step);
+    else {
+      const p = (await deps.authz.authorize({ credential: input.credential, action: Action.LIST_MODELS, sourceIp: input.sourceIp ?? "" }, { signal: input.signal })).principal!;
+      tenantId = p.tenantId;
+      stickyKey = p.userId || p.keyId;
+    }
     const r = await deps.prompts.render(
-      { tenantId: p.tenantId, name: call.name, label: call.label, version: call.version, variables: call.variables, stickyKey: p.userId || p.keyId },
+      step
+        ? { tenantId, api: call.api, step: step.index, context: step.context, stickyKey }
+        : { tenantId, name: call.name, label: call.label, version: call.version, variables: call.variables, stickyKey },
       { signal: input.signal },
     );
     ev.promptVersion = r.version;
@@ -236,7 +269,7 @@ export function createCallPipeline(deps: CallDeps) {
   async function prepare(input: CallInput, ev: RequestEvent, t0: number, grant: { g?: Grant }): Promise<{ request: ChatRequest; principal: Principal; answer: ResponseRedactor }> {
     if (input.prompt) await render(input, ev);
     const action = input.prompt ? Action.INVOKE_PROMPT : Action.CHAT;
-    const g = await authorize(input, ev, t0, action, tokensOf(promptChars(input.request)), input.request.maxTokens ?? 0, input.prompt?.name ?? "");
+    const g = await authorize(input, ev, t0, action, tokensOf(promptChars(input.request)), input.request.maxTokens ?? 0, input.prompt?.name, input.prompt?.api);
     grant.g = g;
     const principal = g.principal;
     const t1 = now();
@@ -287,9 +320,9 @@ export function createCallPipeline(deps: CallDeps) {
         ev.modelServed = response.model;
         ev.finishReason = response.choices[0]?.finishReason ?? "";
         if (answer.active) redactAnswer(answer, response);
-        input.checkOutput?.(response.choices[0]?.message?.content ?? "");
+        const output = input.checkOutput?.(response.choices[0]?.message?.content ?? "");
         ev.statusCode = 200;
-        return { requestId, response, served: routed.served!, rateLimit: grant.g?.rateLimit, promptVersion: ev.promptVersion };
+        return { requestId, response, served: routed.served!, rateLimit: grant.g?.rateLimit, promptVersion: ev.promptVersion, output };
       } catch (err) {
         const e = toTesseraError(err);
         fail(ev, e);

@@ -7,9 +7,10 @@ const compiled = new Map<string, ValidateFunction>();
 
 /**
  * A check of a prompt API's answer against its version's output schema: the answer must be
- * JSON matching it, else a 502 naming the prompt, the version and the first mismatch.
+ * JSON matching it, else a 502 naming the prompt, the version and the first mismatch. Returns
+ * the parsed answer (a chain's next steps read it).
  */
-export function outputCheck(prompt: string, version: number, schema: Record<string, unknown>): (answer: string) => void {
+export function outputCheck(prompt: string, version: number, schema: Record<string, unknown>): (answer: string) => unknown {
   const key = `${prompt}@${version}:${JSON.stringify(schema)}`;
   let validate = compiled.get(key);
   if (!validate) {
@@ -30,5 +31,6 @@ export function outputCheck(prompt: string, version: number, schema: Record<stri
       const e = v.errors?.[0];
       throw fail(e ? `${e.instancePath || "(root)"} ${e.message ?? "is invalid"}` : "it is invalid");
     }
+    return doc;
   };
 }

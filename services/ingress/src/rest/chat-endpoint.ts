@@ -53,7 +53,7 @@ export function sendFormatError(res: Res, format: Pick<ChatFormat, "error" | "na
  * answer; an error after that is an error event in the stream. The client's disconnect
  * cancels the upstream call.
  */
-export function createChatEndpoint(format: ChatFormat, opts: { pipeline: CallPipeline; maxBodyBytes: number; log: Logger }) {
+export function createChatEndpoint(format: ChatFormat, opts: { pipeline: Pick<CallPipeline, "chat" | "chatStream">; maxBodyBytes: number; log: Logger }) {
   const { pipeline, log } = opts;
   const fail = (res: Res, err: unknown, requestId?: string) => sendFormatError(res, format, log, err, requestId);
 

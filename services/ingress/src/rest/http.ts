@@ -123,9 +123,11 @@ export function servedHeaders(r: {
   served: { deployment: string; provider: string };
   rateLimit?: RateLimitInfo | undefined;
   promptVersion?: number | undefined;
+  chainId?: string | undefined;
 }): Record<string, string> {
   const h: Record<string, string> = { "x-request-id": r.requestId, "x-tessera-deployment": r.served.deployment, "x-tessera-provider": r.served.provider };
   if (r.promptVersion) h["x-tessera-prompt-version"] = String(r.promptVersion);
+  if (r.chainId) h["x-tessera-chain-id"] = r.chainId;
   return r.rateLimit ? Object.assign(h, rateLimitHeaders(r.rateLimit)) : h;
 }
 

@@ -2,14 +2,17 @@ import { Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import { chunkToOpenAI, embedResponseToOpenAI, errorToOpenAI, parseOpenAIChatRequest, parseOpenAIEmbeddingRequest, responseToOpenAI } from "@tessera/openai-format";
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { ChatRequestSchema } from "@tessera/gen/tessera/chat/v1/chat_pb";
-import { TesseraError, withServerSpan, type Logger } from "@tessera/runtime";
+import { API_PATH, TesseraError, withServerSpan, type Logger } from "@tessera/runtime";
 import type { CallPipeline } from "../domain/call.js";
+import type { ApiRunner } from "../domain/chain.js";
 import { createChatEndpoint, sendFormatError, type ChatFormat } from "./chat-endpoint.js";
 import { clientGone, credentialOf, readJson, routingHeaders, sendJson, servedHeaders, sourceOf, type Req, type Res } from "./http.js";
 
 /** Options of the OpenAI-compatible REST surface. */
 export interface OpenAISurfaceOptions {
   pipeline: CallPipeline;
+  /** Runs published prompt APIs (POST /apis/…). */
+  apis: ApiRunner;
   maxBodyBytes: number;
   log: Logger;
 }
@@ -47,15 +50,18 @@ const PROMPT_PATH = /^\/v1\/prompts\/([A-Za-z0-9][A-Za-z0-9._-]{0,127})\/invoke$
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** What a published API call's body may hold; a prompt call's may also name a label or version. */
+const API_FIELDS = ["variables", "stream", "stream_options", "max_tokens"];
+const PROMPT_FIELDS = ["label", "version", ...API_FIELDS];
+
 /**
- * A prompt API call body: `{ label?, version?, variables?, stream?, stream_options?,
- * max_tokens? }`; the answer is in OpenAI's chat-completions format (JSON or SSE).
+ * A prompt call body: `{ label?, version?, variables?, stream?, stream_options?, max_tokens? }`
+ * (`fields` says which of these it may hold); the answer is in OpenAI's chat-completions format
+ * (JSON or SSE).
  */
-function parsePromptCall(body: unknown, req: Req) {
-  if (!isObject(body)) throw new TesseraError("invalid_request", "The body must be a JSON object: { \"variables\": { … }, \"label\"?, \"version\"?, \"stream\"? }.", { code: "invalid_body" });
-  const name = PROMPT_PATH.exec((req.url ?? "").split("?")[0]!)![1]!;
-  const known = new Set(["label", "version", "variables", "stream", "stream_options", "max_tokens"]);
-  for (const k of Object.keys(body)) if (!known.has(k)) throw new TesseraError("invalid_request", `Unknown field '${k}'; a prompt call takes ${[...known].join(", ")}.`, { param: k });
+function parseCallBody(body: unknown, fields: readonly string[]) {
+  if (!isObject(body)) throw new TesseraError("invalid_request", `The body must be a JSON object: { "variables": { … }, "stream"?: false }.`, { code: "invalid_body" });
+  for (const k of Object.keys(body)) if (!fields.includes(k)) throw new TesseraError("invalid_request", `Unknown field '${k}'; a ${fields === API_FIELDS ? "prompt API" : "prompt"} call takes ${fields.join(", ")}.`, { param: k });
   const { label = "", version = 0, variables = {}, stream = false, max_tokens } = body;
   if (typeof label !== "string") throw new TesseraError("invalid_request", "label must be a string (e.g. \"production\").", { param: "label" });
   if (typeof version !== "number" || !Number.isInteger(version) || version < 0) throw new TesseraError("invalid_request", "version must be a positive integer (0 or absent: use the label).", { param: "version" });
@@ -67,12 +73,32 @@ function parsePromptCall(body: unknown, req: Req) {
   return {
     request: create(ChatRequestSchema, { includeUsage }),
     stream,
-    prompt: { name, label, version, variables: variables as JsonObject, maxTokens: max_tokens as number | undefined },
+    prompt: { name: "", label, version, variables: variables as JsonObject, maxTokens: max_tokens as number | undefined },
   };
 }
 
 /** The prompt API surface: OpenAI's answer format, a prompt call as the request. */
-const PROMPT_API: ChatFormat = { ...OPENAI, name: "prompt API", parse: parsePromptCall };
+const PROMPT_API: ChatFormat = {
+  ...OPENAI,
+  name: "prompt API",
+  parse(body, req) {
+    const call = parseCallBody(body, PROMPT_FIELDS);
+    call.prompt.name = PROMPT_PATH.exec((req.url ?? "").split("?")[0]!)![1]!;
+    return call;
+  },
+};
+
+/** Published prompt APIs: their own paths under /apis/, a call body without label or version. */
+const PUBLISHED_API: ChatFormat = {
+  ...OPENAI,
+  name: "published prompt API",
+  parse(body, req) {
+    const path = (req.url ?? "").split("?")[0]!;
+    if (!API_PATH.test(path)) throw new TesseraError("not_found", `There is no prompt API at ${path.slice(0, 200)}.`, { code: "api_not_found" });
+    const call = parseCallBody(body, API_FIELDS);
+    return { ...call, prompt: { ...call.prompt, api: path } };
+  },
+};
 
 /**
  * The OpenAI-compatible surface: POST /v1/chat/completions (JSON or SSE stream) and
@@ -83,6 +109,7 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
   const { pipeline, log } = opts;
   const chatCompletions = createChatEndpoint(OPENAI, opts);
   const invokePrompt = createChatEndpoint(PROMPT_API, opts);
+  const invokeApi = createChatEndpoint(PUBLISHED_API, { ...opts, pipeline: opts.apis });
 
   async function models(req: Req, res: Res) {
     try {
@@ -143,6 +170,14 @@ export function createOpenAISurface(opts: OpenAISurfaceOptions) {
         return true;
       }
       void withServerSpan("POST /v1/prompts/{name}/invoke", req.headers, () => invokePrompt(req, res));
+      return true;
+    }
+    if (path?.startsWith("/apis/")) {
+      if (req.method !== "POST") {
+        sendFormatError(res, OPENAI, log, new TesseraError("invalid_request", `Method ${req.method} is not allowed on ${path}; use POST.`, { status: 405, code: "method_not_allowed" }));
+        return true;
+      }
+      void withServerSpan("POST /apis/{path}", req.headers, () => invokeApi(req, res));
       return true;
     }
     if (path === "/v1/models" || path === "/models") {

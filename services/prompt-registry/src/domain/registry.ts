@@ -48,7 +48,8 @@ export interface Rendered {
   outputSchema?: Record<string, unknown> | undefined;
 }
 
-interface Declared {
+/** A variable declaration, defaults applied. */
+export interface Declared {
   name: string;
   type: VariableType;
   required: boolean;
@@ -68,9 +69,9 @@ export interface CompiledVersion {
  * no code execution, no file access) with strict variables, own properties only, and bounded
  * rendering, so a template cannot reach beyond the values it is given.
  */
-const liquid = new Liquid({ strictVariables: true, strictFilters: true, ownPropertyOnly: true, cache: false, jsTruthy: false, renderLimit: 1000, memoryLimit: 16 * 1024 * 1024, parseLimit: 1024 * 1024 });
+export const liquid = new Liquid({ strictVariables: true, strictFilters: true, ownPropertyOnly: true, cache: false, jsTruthy: false, renderLimit: 1000, memoryLimit: 16 * 1024 * 1024, parseLimit: 1024 * 1024 });
 
-function declare(spec: VariableSpec): Declared {
+export function declare(spec: VariableSpec): Declared {
   if (typeof spec === "string") return { name: spec, type: "string", required: true };
   return { name: spec.name, type: spec.type, required: spec.required ?? spec.default === undefined, default: spec.default, enum: spec.enum };
 }
@@ -137,23 +138,27 @@ function compile(p: Prompt): Map<number, CompiledVersion> {
   }
   return out;
 }
-/** Check the call's variables against the declarations; defaults filled in. */
-function bind(name: string, decl: Declared[], given: JsonObject): Record<string, unknown> {
+
+/**
+ * Check the call's variables against the declarations of `what` (e.g. "prompt 'summarize'");
+ * defaults filled in.
+ */
+export function bind(what: string, decl: Declared[], given: JsonObject): Record<string, unknown> {
   const scope: Record<string, unknown> = {};
   const known = new Set(decl.map((d) => d.name));
   for (const k of Object.keys(given))
-    if (!known.has(k)) throw new TesseraError("invalid_request", `Prompt '${name}' has no variable '${k}' (it takes ${[...known].join(", ") || "none"}).`, { param: `variables.${k}`, code: "unknown_variable" });
+    if (!known.has(k)) throw new TesseraError("invalid_request", `${what[0]!.toUpperCase()}${what.slice(1)} has no variable '${k}' (it takes ${[...known].join(", ") || "none"}).`, { param: `variables.${k}`, code: "unknown_variable" });
   for (const d of decl) {
     const v = given[d.name];
     if (v === undefined || v === null) {
       if (d.default !== undefined) scope[d.name] = d.default;
-      else if (d.required) throw new TesseraError("invalid_request", `Missing variable '${d.name}' for prompt '${name}'.`, { param: `variables.${d.name}`, code: "missing_variable" });
+      else if (d.required) throw new TesseraError("invalid_request", `Missing variable '${d.name}' for ${what}.`, { param: `variables.${d.name}`, code: "missing_variable" });
       else scope[d.name] = "";
       continue;
     }
-    if (!TYPE_OK[d.type](v)) throw new TesseraError("invalid_request", `Variable '${d.name}' of prompt '${name}' must be ${d.type === "integer" || d.type === "array" || d.type === "object" ? "an" : "a"} ${d.type}.`, { param: `variables.${d.name}`, code: "invalid_variable" });
+    if (!TYPE_OK[d.type](v)) throw new TesseraError("invalid_request", `Variable '${d.name}' of ${what} must be ${d.type === "integer" || d.type === "array" || d.type === "object" ? "an" : "a"} ${d.type}.`, { param: `variables.${d.name}`, code: "invalid_variable" });
     if (d.enum && !d.enum.includes(v as string))
-      throw new TesseraError("invalid_request", `Variable '${d.name}' of prompt '${name}' must be one of ${d.enum.join(", ")}.`, { param: `variables.${d.name}`, code: "invalid_variable" });
+      throw new TesseraError("invalid_request", `Variable '${d.name}' of ${what} must be one of ${d.enum.join(", ")}.`, { param: `variables.${d.name}`, code: "invalid_variable" });
     scope[d.name] = v;
   }
   return scope;
@@ -161,7 +166,7 @@ function bind(name: string, decl: Declared[], given: JsonObject): Record<string,
 
 /** Render a compiled version of prompt `name` with the call's variables (checked against their declarations). */
 export function renderVersion(name: string, c: CompiledVersion, vars: JsonObject): Rendered {
-  const scope = bind(name, c.vars, vars);
+  const scope = bind(`prompt '${name}'`, c.vars, vars);
   let messages;
   try {
     messages = c.v.messages.map((m, i) => ({ role: m.role, content: liquid.renderSync(c.templates[i]!, scope) as string }));
