@@ -1,9 +1,11 @@
 export * from "./port.js";
+export { openSpool, Spool, type SpoolBatch, type SpoolOptions } from "./spool.js";
 export { type PortLogger as Logger, createStderrLogger } from "@tessera/runtime";
 export { createMemoryEventBus, type MemoryEventBus, type MemoryEventBusOptions } from "./memory.js";
 export {
   createKafkaConsumer,
   createKafkaPublisher,
+  DLQ_HEADERS,
   EVENT_CE_TYPE,
   EVENT_CONTENT_TYPE,
   ensureTopic,
