@@ -4,6 +4,7 @@ import { after, describe, it } from "node:test";
 import { createClient } from "@clickhouse/client";
 import { createClickHouseUsageStore, toRow } from "./clickhouse.js";
 import { T0, usageEvent, usageStoreContract } from "./contract.js";
+import { RowsRejectedError } from "./port.js";
 import type { PortLogger as Logger } from "@tessera/runtime";
 import { escapeString, identifier, integerLiteral } from "./sql.js";
 
@@ -187,6 +188,22 @@ if (!URL) {
       const [r] = await q<{ n: string }>(`SELECT sum(requests) AS n FROM ${database}.requests_by_minute`);
       assert.equal(Number(r?.n), 2, "the documented limit of the rollup without the check");
       await Promise.all([one.close(), two.close()]);
+    });
+
+    it("rows the server refuses raise RowsRejectedError; an unreachable server raises something else", async () => {
+      const database = freshDatabase();
+      const store = createClickHouseUsageStore({ url: URL, database, log: quiet });
+      await store.migrate();
+      // Schema drift: a column whose type no longer holds what the events carry.
+      await admin.command({ query: `ALTER TABLE ${database}.requests MODIFY COLUMN user_id UInt64` });
+      assert.equal(await store.insert([usageEvent({ userId: "42" })]), 1, "a value the new type holds goes in");
+      const err = await store.insert([usageEvent({ userId: "someone" })]).catch((e: unknown) => e);
+      assert.ok(err instanceof RowsRejectedError, String(err));
+      assert.match(err.message, /^ClickHouse refused the rows \(code \d+\): /);
+      const down = createClickHouseUsageStore({ url: "http://127.0.0.1:1", database, log: quiet, requestTimeoutMs: 2_000 });
+      const outage = await down.insert([usageEvent()]).catch((e: unknown) => e);
+      assert.ok(outage instanceof Error && !(outage instanceof RowsRejectedError), String(outage));
+      await Promise.all([store.close(), down.close()]);
     });
 
     it("inserts a large batch in one go and reads it back", async () => {

@@ -9,7 +9,7 @@ import {
 } from "@clickhouse/client";
 import { type RequestEvent, Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 import { createStderrLogger, errorFields, type PortLogger as Logger } from "@tessera/runtime";
-import type { ModelUsageRow, StoredRequest, UsageStore } from "./port.js";
+import { type ModelUsageRow, RowsRejectedError, type StoredRequest, type UsageStore } from "./port.js";
 import { dedupById, RecentIds } from "./rows.js";
 import { escapeString, identifier, integerLiteral } from "./sql.js";
 
@@ -219,6 +219,37 @@ function clientLoggerClass(log: Logger): new () => ClientLogger {
 }
 
 /**
+ * Server error codes that mean "these rows can never go in": parse and type errors on the
+ * data. Everything else (network, timeouts, memory, too many parts, a missing table during a
+ * migration) may pass on a retry.
+ */
+const REJECTED_CODES = new Set([
+  6, // CANNOT_PARSE_TEXT
+  26, // CANNOT_PARSE_QUOTED_STRING
+  27, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  38, // CANNOT_PARSE_DATE
+  41, // CANNOT_PARSE_DATETIME
+  53, // TYPE_MISMATCH
+  69, // ARGUMENT_OUT_OF_BOUND
+  70, // CANNOT_CONVERT_TYPE
+  72, // CANNOT_PARSE_NUMBER
+  117, // INCORRECT_DATA
+  131, // TOO_LARGE_STRING_SIZE
+  349, // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+]);
+
+/**
+ * A {@link RowsRejectedError} for a data error, else `err` unchanged. The client parses
+ * current servers' errors into a `code`; 18.16's ("Code: 27, e.displayText() = …") it leaves
+ * as plain text.
+ */
+function rejectedOr(err: unknown): unknown {
+  const code = Number((err as { code?: unknown }).code ?? /^Code: (\d+)/.exec((err as Error).message ?? "")?.[1]);
+  if (!REJECTED_CODES.has(code)) return err;
+  return new RowsRejectedError(`ClickHouse refused the rows (code ${code}): ${(err as Error).message.slice(0, 500)}`, { cause: err });
+}
+
+/**
  * How a 64-bit integer arrives in JSON output: quoted by default
  * (`output_format_json_quote_64bit_integers`), a bare number where a server turned that off.
  */
@@ -318,17 +349,22 @@ export function createClickHouseUsageStore(opts: ClickHouseUsageStoreOptions): U
 
     async insert(events) {
       let batch = dedupById(events).filter((e) => !recent.has(e.requestId));
-      if (batch.length === 0) return;
+      if (batch.length === 0) return 0;
       if (checkExisting) {
         const known = await existingIds(batch);
         if (known.size > 0) {
           batch = batch.filter((e) => !known.has(e.requestId));
           for (const id of known) recent.add(id);
         }
-        if (batch.length === 0) return;
+        if (batch.length === 0) return 0;
       }
-      await client.insert({ table: `${db}.requests`, values: batch.map(toRow), format: "JSONEachRow" });
+      try {
+        await client.insert({ table: `${db}.requests`, values: batch.map(toRow), format: "JSONEachRow" });
+      } catch (err) {
+        throw rejectedOr(err);
+      }
       for (const e of batch) recent.add(e.requestId);
+      return batch.length;
     },
 
     async usageByModel(tenantId, fromMs, toMs) {

@@ -117,10 +117,10 @@ export function usageStoreContract(name: string, make: () => Promise<UsageStoreU
       withStore(async (store) => {
         const a = usageEvent({ promptTokens: 10, completionTokens: 1 });
         const b = usageEvent({ promptTokens: 20, completionTokens: 2 });
-        await store.insert([a, a, b]);
-        await store.insert([b, a]);
-        await store.insert([a]);
-        await store.insert([]);
+        assert.equal(await store.insert([a, a, b]), 2, "two new events stored");
+        assert.equal(await store.insert([b, a]), 0, "both already stored");
+        assert.equal(await store.insert([a]), 0);
+        assert.equal(await store.insert([]), 0);
         const rows = await store.usageByModel("tenant-a", T0, T0 + 60_000);
         assert.deepEqual(rows, [
           { model: "gpt-4o-2024-08-06", requests: 2, promptTokens: 30, completionTokens: 3, errors: 0 },

@@ -50,14 +50,17 @@ export function createEmbeddedUsageStore(opts: EmbeddedUsageStoreOptions = {}): 
     async migrate() {},
 
     async insert(events) {
+      let stored = 0;
       for (const e of events) {
         if (rows.has(e.requestId)) continue; // first write wins, as in the ClickHouse store
         rows.set(e.requestId, toRow(e));
+        stored++;
         if (rows.size > maxRows) {
           const oldest = rows.keys().next().value;
           if (oldest !== undefined) rows.delete(oldest);
         }
       }
+      return stored;
     },
 
     async usageByModel(tenantId, fromMs, toMs) {

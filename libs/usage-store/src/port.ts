@@ -26,6 +26,16 @@ export interface StoredRequest {
 }
 
 /**
+ * The store refused rows for good: a schema or data error (a value the column cannot hold, a
+ * column that changed type), not an outage or a timeout, so sending the same rows again cannot
+ * succeed. Metering dead-letters such rows; any other error from `insert` is transient and
+ * retried.
+ */
+export class RowsRejectedError extends Error {
+  override readonly name = "RowsRejectedError";
+}
+
+/**
  * Where metering keeps request events: ClickHouse in the mesh, an embedded store all-in-one.
  * Both pass the same contract suite.
  *
@@ -35,7 +45,11 @@ export interface StoredRequest {
 export interface UsageStore {
   /** Create or upgrade the schema; safe to call at every start. */
   migrate(): Promise<void>;
-  insert(events: RequestEvent[]): Promise<void>;
+  /**
+   * Stores the events not stored yet; resolves with how many that was (the rest were
+   * duplicates). Throws {@link RowsRejectedError} when the rows can never be stored.
+   */
+  insert(events: RequestEvent[]): Promise<number>;
   /** Per-model totals for a tenant in [fromMs, toMs). */
   usageByModel(tenantId: string, fromMs: number, toMs: number): Promise<ModelUsageRow[]>;
   /** One request by id, or undefined. */
