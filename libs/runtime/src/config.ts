@@ -375,6 +375,18 @@ const AuthzSchema = z
   .strict()
   .prefault({});
 
+/** Where a publisher puts events Kafka cannot take (see docs/operations.md#event-spool). */
+const SpoolSchema = z
+  .object({
+    /** Directory of the process's spool; empty: `.data/spool/<service>`. One process per directory. */
+    dir: z.string().default(""),
+    /** Most bytes on disk; past it the oldest events are dropped (counted, warned). 0 turns the spool off. */
+    max_bytes: z.number().int().nonnegative().default(1024 * 1024 * 1024),
+    /** Size of one segment file (removed once sent); default max_bytes / 8, at most 16 MiB. */
+    segment_bytes: z.number().int().positive().optional(),
+  })
+  .strict();
+
 const EventsSchema = z
   .discriminatedUnion("kind", [
     z.object({ kind: z.literal("memory") }).strict(),
@@ -384,10 +396,25 @@ const EventsSchema = z
         brokers: z.array(z.string().min(1)).min(1),
         topic: z.string().default("tessera.requests.v1"),
         group_id: z.string().default("tessera-metering"),
+        /** Where metering sends events it cannot store, with the reason in a header. */
+        dead_letter_topic: z.string().min(1).default("tessera.requests.v1.dlq"),
+        /** Events a publisher holds in memory while Kafka is slow before it spills to the spool. */
+        max_buffered: z.number().int().positive().default(100_000),
+        spool: SpoolSchema.prefault({}),
       })
       .strict(),
   ])
   .default({ kind: "memory" });
+
+const MeteringSchema = z
+  .object({
+    /** Most events per ClickHouse insert (a larger Kafka fetch is stored and committed in slices). */
+    batch_max_events: z.number().int().positive().default(5_000),
+    /** Longest an event waits for its batch to fill (at the broker with Kafka, in memory all-in-one). */
+    batch_max_ms: z.number().int().positive().default(500),
+  })
+  .strict()
+  .prefault({});
 
 const UsageStoreSchema = z
   .discriminatedUnion("kind", [
@@ -464,6 +491,7 @@ export const ConfigSchema = z
     prompts: z.array(PromptSchema).default([]),
     authz: AuthzSchema,
     events: EventsSchema,
+    metering: MeteringSchema,
     usage_store: UsageStoreSchema,
     mesh: MeshSchema.optional(),
     telemetry: TelemetrySchema,
@@ -599,6 +627,8 @@ function resolve(raw: RawConfig, source: string, env: NodeJS.ProcessEnv): Config
     if (m.strategy === "weighted" && m.deployments.every((d) => d.weight === 0))
       problems.push(`models.${i}.deployments: the weighted strategy needs at least one weight above 0`);
   });
+  if (raw.events.kind === "kafka" && raw.events.dead_letter_topic === raw.events.topic)
+    problems.push(`events.dead_letter_topic: must differ from events.topic (${raw.events.topic})`);
   if (raw.authz.counters === "redis" && !raw.redis) problems.push("authz.counters: redis needs the redis section (redis: { url: … })");
   if (raw.authz.store.kind === "postgres" && !raw.authz.store.url && !raw.authz.store.url_env)
     problems.push("authz.store: kind postgres needs url, or url_env naming the environment variable that holds it");

@@ -13,3 +13,4 @@ export * from "./connect-fast.js";
 export * from "./json.js";
 export * from "./pricing.js";
 export * from "./ratelimit.js";
+export * from "./metrics.js";

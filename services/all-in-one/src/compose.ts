@@ -1,5 +1,5 @@
 import type { EventConsumer, EventPublisher } from "@tessera/events";
-import { createKafkaConsumer, createKafkaPublisher, createMemoryEventBus } from "@tessera/events";
+import { consumerFromConfig, memoryBusFromConfig, observePublisher, publisherFromConfig } from "@tessera/events";
 import type { UsageStore } from "@tessera/usage-store";
 import type { DescService } from "@bufbuild/protobuf";
 import { AuthzService } from "@tessera/gen/tessera/authz/v1/authz_pb";
@@ -10,6 +10,7 @@ import { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/pr
 import { build as buildPromptRegistry } from "@tessera/prompt-registry";
 import {
   createDirectClient,
+  createMetricsRegistry,
   startServer,
   type BuiltService,
   type ServiceBinding,
@@ -35,15 +36,14 @@ export interface AllInOne {
   stop(): Promise<void>;
 }
 
-function eventBus(cfg: Config, log: Logger): { publisher: EventPublisher; consumer: EventConsumer } {
+function eventBus(cfg: Config, log: Logger): { publisher: EventPublisher & { dropped(): number }; consumer: EventConsumer } {
   if (cfg.events.kind === "memory") {
-    const bus = createMemoryEventBus({ log });
+    const bus = memoryBusFromConfig(cfg, log);
     return { publisher: bus, consumer: bus };
   }
-  const { brokers, topic, group_id } = cfg.events;
   return {
-    publisher: createKafkaPublisher({ brokers, topic, clientId: "tessera", log }),
-    consumer: createKafkaConsumer({ brokers, topic, groupId: group_id, clientId: "tessera", log }),
+    publisher: publisherFromConfig(cfg.events, "all-in-one", log),
+    consumer: consumerFromConfig(cfg, cfg.events, "all-in-one", log),
   };
 }
 
@@ -69,7 +69,9 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
   const promptRegistry = await buildPromptRegistry(cfg);
   const { publisher, consumer } = eventBus(cfg, log);
   const store = createUsageStore(cfg, log);
-  const metering = createMetering({ consumer, store, log: log.child({ component: "metering" }) });
+  const metrics = createMetricsRegistry("tessera");
+  observePublisher(metrics, publisher);
+  const metering = createMetering({ consumer, store, log: log.child({ component: "metering" }), metrics });
   const ingress = createIngress({
     authz: createDirectClient(binding(authz, AuthzService)),
     admin: createDirectClient(binding(authz, AdminService)),
@@ -92,6 +94,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
     log,
     readMaxBytes: cfg.server.max_body_bytes,
     drainTimeoutMs: cfg.server.drain_timeout_ms,
+    metrics,
   });
   let stopping: Promise<void> | undefined;
   return {

@@ -6,9 +6,9 @@ import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
 import type { EventPublisher } from "@tessera/events";
 import { openPolicies, openVault, type PolicySet, type Vault } from "@tessera/guardrails";
-import { createKafkaPublisher } from "@tessera/events";
+import { observePublisher, publisherFromConfig } from "@tessera/events";
 import { errorToOpenAI } from "@tessera/openai-format";
-import { createMeshClient, meshUrl, TesseraError, type BuiltService, type Config, type Logger } from "@tessera/runtime";
+import { createMeshClient, meshUrl, TesseraError, type BuiltService, type Config, type Logger, type MetricsRegistry } from "@tessera/runtime";
 import { createCallPipeline } from "./domain/call.js";
 import { createAnthropicSurface } from "./rest/anthropic.js";
 import { createGeminiSurface } from "./rest/gemini.js";
@@ -64,8 +64,8 @@ export function createIngress(deps: IngressDeps): BuiltService {
   };
 }
 
-/** Build ingress as its own process: peers over HTTP/2, events to Kafka. */
-export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
+/** Build ingress as its own process: peers over HTTP/2, events to Kafka (spooled to disk while it is down). */
+export async function build(cfg: Config, log: Logger, metrics?: MetricsRegistry): Promise<BuiltService> {
   if (cfg.events.kind !== "kafka")
     throw new Error("ingress as its own process needs events.kind: kafka (the in-process queue only works all-in-one)");
   const authz = createMeshClient(AuthzService, meshUrl(cfg, "authz"));
@@ -75,13 +75,15 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
   const prompts = createMeshClient(PromptRegistryService, meshUrl(cfg, "prompt_registry"));
   const policies = openPolicies(cfg);
   const vault = openVault(cfg, policies, true);
+  const events = publisherFromConfig(cfg.events, "ingress", log);
+  if (metrics) observePublisher(metrics, events);
   const ingress = createIngress({
     authz,
     admin,
     redaction,
     router,
     prompts,
-    events: createKafkaPublisher({ brokers: cfg.events.brokers, topic: cfg.events.topic, clientId: "tessera-ingress", log }),
+    events,
     log,
     maxBodyBytes: cfg.server.max_body_bytes,
     policies,
