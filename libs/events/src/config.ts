@@ -42,6 +42,8 @@ export function consumerFromConfig(cfg: Config, events: KafkaEventsConfig, servi
     clientId: `tessera-${service}`,
     maxBatch: cfg.metering.batch_max_events,
     maxWaitTimeMs: cfg.metering.batch_max_ms,
+    partitionsConsumedConcurrently: cfg.metering.parallel_batches,
+    minBytes: cfg.metering.batch_min_bytes,
     log,
   });
 }

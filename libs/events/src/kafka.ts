@@ -265,8 +265,9 @@ function toMessageFromBytes(bytes: Uint8Array, source: string): Message {
  *
  * `flush()` resolves once the broker acknowledged every event published before the call
  * (spooled ones included); during an outage it waits for Kafka to come back. `close()` bounds
- * that wait by `closeTimeoutMs`, then leaves what is unsent in the spool for the next start
- * (or, without a spool, counts it in `dropped()`).
+ * that wait by `closeTimeoutMs` (no wait at all during an outage with a spool), then leaves
+ * what is unsent in the spool for the next start (or, without a spool, counts it in
+ * `dropped()`).
  */
 export function createKafkaPublisher(opts: KafkaPublisherOptions): KafkaPublisher {
   const fn = "createKafkaPublisher";
@@ -466,7 +467,8 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): KafkaPublishe
       if (closed) return;
       closed = true;
       waker.poke();
-      const drained = await within(publisher.flush(), closeTimeoutMs);
+      // During an outage with a spool there is nothing to wait for: what is unsent goes to disk.
+      const drained = spool && outageSince !== undefined ? false : await within(publisher.flush(), closeTimeoutMs);
       if (!drained) {
         stopping.abort();
         // Disconnecting makes a send stuck in kafkajs's own retries fail, so the loop ends.

@@ -412,6 +412,10 @@ const MeteringSchema = z
     batch_max_events: z.number().int().positive().default(5_000),
     /** Longest an event waits for its batch to fill (at the broker with Kafka, in memory all-in-one). */
     batch_max_ms: z.number().int().positive().default(500),
+    /** Kafka: bytes a fetch waits for (up to batch_max_ms) before metering gets it; larger means fewer, larger inserts under load. */
+    batch_min_bytes: z.number().int().positive().default(1024 * 1024),
+    /** Partitions whose batches are stored at the same time (one insert each). */
+    parallel_batches: z.number().int().positive().max(64).default(4),
   })
   .strict()
   .prefault({});
