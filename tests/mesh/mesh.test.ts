@@ -12,7 +12,7 @@ import { SCENARIO_USAGE } from "../../services/router/src/providers/fake-scenari
 import pg from "pg";
 import { TEST_ENV, TEST_KEYS, testConfigYaml } from "../helpers/config.js";
 import { adminClient, burst, OPERATOR_ENV, OPERATOR_TOKEN, openai, setUpTenants } from "../helpers/tenants.js";
-import { eventually, freePort, requireEnv, startService, waitHealthy, type Proc } from "../helpers/procs.js";
+import { eventually, meshPorts, meshYaml, requireEnv, startMesh, type Proc } from "../helpers/procs.js";
 
 const MESH_STRICT_KEY = "tk-mesh-strict-0123456789";
 
@@ -66,7 +66,7 @@ describe("mesh: six processes, Kafka, ClickHouse, Redis", { timeout: 180_000 }, 
     });
     await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
     const otlp = `http://127.0.0.1:${(collector.address() as { port: number }).port}/v1/traces`;
-    const ports = { ingress: await freePort(), authz: await freePort(), redaction: await freePort(), router: await freePort(), prompt_registry: await freePort(), metering: await freePort() };
+    const ports = await meshPorts();
     const yaml = testConfigYaml({
       fakeUrl: fake.url,
       port: ports.ingress,
@@ -79,28 +79,13 @@ usage_store: { kind: clickhouse, url: "${clickhouse}", database: ${database} }
 telemetry: { otlp_traces_url: "${otlp}" }
 redaction: { policies: { strict: { entities: { email: tokenize } } } }
 redis: { url: "${redisUrl}", key_prefix: "tessera:mesh-${suffix}:" }
-mesh:
-  authz: { listen: { host: 127.0.0.1, port: ${ports.authz} } }
-  redaction: { listen: { host: 127.0.0.1, port: ${ports.redaction} } }
-  router: { listen: { host: 127.0.0.1, port: ${ports.router} } }
-  prompt_registry: { listen: { host: 127.0.0.1, port: ${ports.prompt_registry} } }
-  metering: { listen: { host: 127.0.0.1, port: ${ports.metering} } }
-`,
+${meshYaml(ports)}`,
     });
     dir = mkdtempSync(join(tmpdir(), "tessera-mesh-"));
     const cfgPath = join(dir, "tessera.yaml");
     writeFileSync(cfgPath, yaml);
     const env = { ...TEST_ENV, TESSERA_MESH_STRICT_KEY: MESH_STRICT_KEY, TESSERA_MESH_PG_URL: authzPg.toString(), [OPERATOR_ENV]: OPERATOR_TOKEN, TESSERA_CONFIG: cfgPath, TESSERA_LOG_LEVEL: "warn", OTEL_BSP_SCHEDULE_DELAY: "200" };
-    const order: [string, number][] = [
-      ["authz", ports.authz],
-      ["redaction", ports.redaction],
-      ["router", ports.router],
-      ["prompt-registry", ports.prompt_registry],
-      ["metering", ports.metering],
-      ["ingress", ports.ingress],
-    ];
-    procs = order.map(([name]) => startService(name, env));
-    await Promise.all(order.map(([, port], i) => waitHealthy(`http://127.0.0.1:${port}/healthz`, procs[i]!, 60_000)));
+    procs = await startMesh(ports, env, 60_000);
     store = createClickHouseUsageStore({ url: clickhouse, database });
     ingressUrl = `http://127.0.0.1:${ports.ingress}`;
     client = new OpenAI({ baseURL: `http://127.0.0.1:${ports.ingress}/v1`, apiKey: TEST_KEYS.acme, maxRetries: 0, timeout: 20_000 });

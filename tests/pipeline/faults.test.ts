@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { createClient, type ClickHouseClient } from "@clickhouse/client";
 import { TEST_ENV, testConfigYaml } from "../helpers/config.js";
 import { startTestBroker, type TestBroker } from "../helpers/kafka-broker.js";
-import { eventually, freePort, requireEnv, startService, waitHealthy, type Proc } from "../helpers/procs.js";
+import { eventually, MESH_SERVICES, meshPorts, meshYaml, requireEnv, startMesh, startService, waitHealthy, type Proc } from "../helpers/procs.js";
 
 const KEYS = { a: "tk-pipe-a-0123456789", b: "tk-pipe-b-0123456789", c: "tk-pipe-c-0123456789" } as const;
 
@@ -34,7 +34,7 @@ describe("event pipeline under faults: gateway → Kafka → metering → ClickH
     ch = createClient({ url: clickhouse, compression: { request: false, response: false } });
     broker = await startTestBroker();
     dir = mkdtempSync(join(tmpdir(), "tessera-pipe-"));
-    const ports = { ingress: await freePort(), authz: await freePort(), redaction: await freePort(), router: await freePort(), prompt_registry: await freePort(), metering: await freePort() };
+    const ports = await meshPorts();
     meteringPort = ports.metering;
     const yaml = testConfigYaml({
       fakeUrl: "http://127.0.0.1:1/v1",
@@ -46,13 +46,7 @@ describe("event pipeline under faults: gateway → Kafka → metering → ClickH
 events: { kind: kafka, brokers: ["${broker.brokers}"], topic: "tessera.requests.pipe-${suffix}", group_id: "metering-${suffix}", spool: { dir: "${join(dir, "spool")}" } }
 metering: { batch_max_events: 500, batch_max_ms: 200 }
 usage_store: { kind: clickhouse, url: "${clickhouse}", database: ${database} }
-mesh:
-  authz: { listen: { host: 127.0.0.1, port: ${ports.authz} } }
-  redaction: { listen: { host: 127.0.0.1, port: ${ports.redaction} } }
-  router: { listen: { host: 127.0.0.1, port: ${ports.router} } }
-  prompt_registry: { listen: { host: 127.0.0.1, port: ${ports.prompt_registry} } }
-  metering: { listen: { host: 127.0.0.1, port: ${ports.metering} } }
-`,
+${meshYaml(ports)}`,
     });
     writeFileSync(join(dir, "tessera.yaml"), yaml);
     env = {
@@ -63,17 +57,8 @@ mesh:
       TESSERA_CONFIG: join(dir, "tessera.yaml"),
       TESSERA_LOG_LEVEL: "warn",
     };
-    const order: [string, number][] = [
-      ["authz", ports.authz],
-      ["redaction", ports.redaction],
-      ["router", ports.router],
-      ["prompt-registry", ports.prompt_registry],
-      ["metering", ports.metering],
-      ["ingress", ports.ingress],
-    ];
-    procs = order.map(([name]) => startService(name, env));
-    metering = procs[4]!;
-    await Promise.all(order.map(([, port], i) => waitHealthy(`http://127.0.0.1:${port}/healthz`, procs[i]!, 90_000)));
+    procs = await startMesh(ports, env, 90_000);
+    metering = procs[MESH_SERVICES.indexOf("metering")]!;
     ingressUrl = `http://127.0.0.1:${ports.ingress}`;
   });
 

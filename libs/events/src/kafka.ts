@@ -217,24 +217,8 @@ export async function ensureTopic(
   }
 }
 
-function toMessage(event: RequestEvent, source: string): Message {
-  const bytes = toBinary(RequestEventSchema, event);
-  return {
-    key: event.tenantId === "" ? null : event.tenantId,
-    value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-    headers: {
-      "content-type": EVENT_CONTENT_TYPE,
-      "ce-type": EVENT_CE_TYPE,
-      "ce-specversion": "1.0",
-      "ce-id": event.requestId,
-      "ce-source": source,
-    },
-  };
-}
-
-/** A Kafka record for an event already encoded (replayed from the spool). */
-function toMessageFromBytes(bytes: Uint8Array, source: string): Message {
-  const event = fromBinary(RequestEventSchema, bytes);
+/** The Kafka record for an event; `bytes` when it is already encoded (replayed from the spool). */
+function toMessage(event: RequestEvent, source: string, bytes: Uint8Array = toBinary(RequestEventSchema, event)): Message {
   return {
     key: event.tenantId === "" ? null : event.tenantId,
     value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
@@ -373,7 +357,9 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): KafkaPublishe
       if (!fromSpool) inFlight = buffer.take(maxBatch);
       let messages: Message[];
       try {
-        messages = batch ? batch.records.map((r) => toMessageFromBytes(r, source)) : inFlight!.map((b) => toMessage(b.value, source));
+        messages = batch
+          ? batch.records.map((r) => toMessage(fromBinary(RequestEventSchema, r), source, r))
+          : inFlight!.map((b) => toMessage(b.value, source));
       } catch (err) {
         // Only a damaged spool file gets here: those records cannot be sent, ever.
         log.error({ dir: opts.spool?.dir, lost: batch!.records.length, ...errorFields(err) }, "unreadable records in the event spool; skipping them");
