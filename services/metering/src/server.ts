@@ -1,16 +1,30 @@
+import type { Client } from "@connectrpc/connect";
+import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import type { EventConsumer } from "@tessera/events";
 import { createKafkaConsumer } from "@tessera/events";
 import type { UsageStore } from "@tessera/usage-store";
 import { createClickHouseUsageStore, createEmbeddedUsageStore } from "@tessera/usage-store";
-import type { BuiltService, Config, Logger } from "@tessera/runtime";
+import { createMeshClient, createPriceTable, meshUrl, type BuiltService, type Config, type Logger, type PriceTable } from "@tessera/runtime";
 import { createMeteringPipeline } from "./domain/pipeline.js";
+import { createEventPricer } from "./domain/pricer.js";
+import { createUsageApi } from "./domain/usage-api.js";
 import { meteringService } from "./routes.js";
 
+/** What metering needs: events in, a store, prices, and authz's admin API to know who asks. */
+export interface MeteringDeps {
+  consumer: EventConsumer;
+  store: UsageStore;
+  prices: PriceTable;
+  admin: Client<typeof AdminService>;
+  log: Logger;
+}
+
 /** Metering wired to a consumer and a store (all-in-one passes the in-process ones). */
-export function createMetering(deps: { consumer: EventConsumer; store: UsageStore; log: Logger }): BuiltService {
-  const pipeline = createMeteringPipeline(deps);
+export function createMetering(deps: MeteringDeps): BuiltService {
+  const pricer = createEventPricer({ prices: deps.prices, log: deps.log });
+  const pipeline = createMeteringPipeline({ ...deps, pricer });
   return {
-    bindings: [meteringService({ store: deps.store })],
+    bindings: [meteringService({ api: createUsageApi({ store: deps.store }), admin: deps.admin })],
     start: () => pipeline.start(),
     stop: async () => {
       await pipeline.stop();
@@ -32,7 +46,7 @@ export function createUsageStore(cfg: Config, log: Logger): UsageStore {
   });
 }
 
-/** Build metering as its own process: Kafka in, the configured store out. */
+/** Build metering as its own process: Kafka in, the configured store out, authz over the mesh. */
 export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
   if (cfg.events.kind !== "kafka")
     throw new Error("metering as its own process needs events.kind: kafka (the in-process queue only works all-in-one)");
@@ -43,5 +57,13 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
     clientId: "tessera-metering",
     log,
   });
-  return createMetering({ consumer, store: createUsageStore(cfg, log), log });
+  const admin = createMeshClient(AdminService, meshUrl(cfg, "authz"));
+  const metering = createMetering({ consumer, store: createUsageStore(cfg, log), prices: createPriceTable(cfg.prices), admin, log });
+  return {
+    ...metering,
+    stop: async () => {
+      await metering.stop();
+      admin.close();
+    },
+  };
 }
