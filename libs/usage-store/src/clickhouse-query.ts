@@ -23,6 +23,9 @@ const DIMENSION_SQL: Record<Dimension, { raw: string; rollup?: string }> = {
   status: { raw: "status_code" },
 };
 
+/** An expression that reads the same over the raw table and a rollup. */
+const both = (sql: string) => ({ raw: sql, rollup: sql });
+
 /**
  * Each usage sum over the raw table and over a rollup, by output name (selected as `s_<name>`:
  * an alias equal to a column name would be substituted into ORDER BY's aggregates).
@@ -30,25 +33,25 @@ const DIMENSION_SQL: Record<Dimension, { raw: string; rollup?: string }> = {
 const USAGE_SUMS: Record<string, { raw: string; rollup: string }> = {
   requests: { raw: "count()", rollup: "sum(requests)" },
   errors: { raw: "countIf(status_code >= 400 OR error_type != '')", rollup: "sum(errors)" },
-  prompt_tokens: { raw: "sum(prompt_tokens)", rollup: "sum(prompt_tokens)" },
-  completion_tokens: { raw: "sum(completion_tokens)", rollup: "sum(completion_tokens)" },
-  cached_tokens: { raw: "sum(cached_tokens)", rollup: "sum(cached_tokens)" },
-  reasoning_tokens: { raw: "sum(reasoning_tokens)", rollup: "sum(reasoning_tokens)" },
+  prompt_tokens: both("sum(prompt_tokens)"),
+  completion_tokens: both("sum(completion_tokens)"),
+  cached_tokens: both("sum(cached_tokens)"),
+  reasoning_tokens: both("sum(reasoning_tokens)"),
   cache_hits: { raw: "sum(cache_hit)", rollup: "sum(cache_hits)" },
   // Decimals as text: JSON numbers would lose digits.
-  cost_input: { raw: "toString(sum(cost_input_usd))", rollup: "toString(sum(cost_input_usd))" },
-  cost_output: { raw: "toString(sum(cost_output_usd))", rollup: "toString(sum(cost_output_usd))" },
-  cost_cached: { raw: "toString(sum(cost_cached_usd))", rollup: "toString(sum(cost_cached_usd))" },
-  cost_reasoning: { raw: "toString(sum(cost_reasoning_usd))", rollup: "toString(sum(cost_reasoning_usd))" },
+  cost_input: both("toString(sum(cost_input_usd))"),
+  cost_output: both("toString(sum(cost_output_usd))"),
+  cost_cached: both("toString(sum(cost_cached_usd))"),
+  cost_reasoning: both("toString(sum(cost_reasoning_usd))"),
   latency_sum: { raw: "sum(latency_total_ms)", rollup: "sum(latency_total_ms_sum)" },
 };
 
 /** What top-N ranks by, over the raw table and over a rollup. */
 const METRIC_SQL: Record<Metric, { raw: string; rollup: string }> = {
-  cost: { raw: "sum(cost_usd)", rollup: "sum(cost_usd)" },
+  cost: both("sum(cost_usd)"),
   requests: USAGE_SUMS["requests"]!,
   errors: USAGE_SUMS["errors"]!,
-  tokens: { raw: "sum(prompt_tokens) + sum(completion_tokens)", rollup: "sum(prompt_tokens) + sum(completion_tokens)" },
+  tokens: both("sum(prompt_tokens) + sum(completion_tokens)"),
   cache_hits: USAGE_SUMS["cache_hits"]!,
 };
 
