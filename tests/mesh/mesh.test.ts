@@ -10,6 +10,9 @@ import { createClickHouseUsageStore, type UsageStore } from "@tessera/usage-stor
 import { startFakeOpenAI, type FakeOpenAI } from "../../services/router/src/providers/openai/fake.js";
 import { SCENARIO_USAGE } from "../../services/router/src/providers/fake-scenario.js";
 import pg from "pg";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import { TEST_ENV, TEST_KEYS, testConfigYaml } from "../helpers/config.js";
 import { adminClient, burst, OPERATOR_ENV, OPERATOR_TOKEN, openai, setUpTenants } from "../helpers/tenants.js";
 import { eventually, meshPorts, meshYaml, requireEnv, startMesh, type Proc } from "../helpers/procs.js";
@@ -33,6 +36,7 @@ describe("mesh: six processes, Kafka, ClickHouse, Redis", { timeout: 180_000 }, 
   let redisUrl = "";
   let pgUrl = "";
   let ingressUrl = "";
+  let meteringUrl = "";
   const schema = `tessera_mesh_${suffix}`;
 
   before(async () => {
@@ -88,6 +92,7 @@ ${meshYaml(ports)}`,
     procs = await startMesh(ports, env, 60_000);
     store = createClickHouseUsageStore({ url: clickhouse, database });
     ingressUrl = `http://127.0.0.1:${ports.ingress}`;
+    meteringUrl = `http://127.0.0.1:${ports.metering}`;
     client = new OpenAI({ baseURL: `http://127.0.0.1:${ports.ingress}/v1`, apiKey: TEST_KEYS.acme, maxRetries: 0, timeout: 20_000 });
   });
 
@@ -178,6 +183,26 @@ ${meshYaml(ports)}`,
     const row = await eventually(() => store.findRequest(id), 30_000, `streamed request ${id} in ClickHouse`);
     assert.equal(row.stream, true);
     assert.equal(row.completionTokens, SCENARIO_USAGE.completion);
+  });
+
+  test("usage through ingress names its caller; metering's own port answers no one without a credential", async () => {
+    const from = Date.now() - 120_000;
+    const rows = await eventually(
+      async () => {
+        const res = await fetch(`${ingressUrl}/v1/usage?group_by=tenant&from=${from}`, { headers: { authorization: `Bearer ${TEST_KEYS.acme}` } });
+        assert.equal(res.status, 200);
+        const body = (await res.json()) as { rows?: { group: { tenant_id: string }; requests: string }[] };
+        return body.rows?.length ? body.rows : undefined;
+      },
+      30_000,
+      "acme's usage through ingress",
+    );
+    assert.deepEqual(rows.map((r) => r.group.tenant_id), ["acme"]);
+    const other = await fetch(`${ingressUrl}/v1/usage?from=${from}&tenant=beta`, { headers: { authorization: `Bearer ${TEST_KEYS.acme}` } });
+    assert.equal(other.status, 403);
+    const direct = createClient(MeteringService, createGrpcTransport({ baseUrl: meteringUrl }));
+    await assert.rejects(direct.getUsage({ tenantId: "acme" }), (e: unknown) => e instanceof ConnectError && e.code === Code.Unauthenticated);
+    await assert.rejects(direct.queryUsage({ query: { startUnixMs: BigInt(from) } }), (e: unknown) => e instanceof ConnectError && e.code === Code.Unauthenticated);
   });
 
   test("errors cross the mesh with their status: bad key 401, unknown model 404", async () => {

@@ -7,7 +7,9 @@ import { createKafkaConsumer, createKafkaPublisher, DLQ_HEADERS, ensureTopic, ty
 import { createClickHouseUsageStore } from "@tessera/usage-store";
 import { type Consumer, Kafka, logLevel, type Producer } from "kafkajs";
 import { usageEvent } from "../../libs/usage-store/src/contract.js";
+import { createPriceTable } from "@tessera/runtime";
 import { createMeteringPipeline } from "../../services/metering/src/domain/pipeline.js";
+import { createEventPricer } from "../../services/metering/src/domain/pricer.js";
 import { memoryLogger } from "../helpers/log.js";
 import { eventually, freePort, requireEnv } from "../helpers/procs.js";
 
@@ -53,7 +55,7 @@ describe("dead letters: poison events against real Kafka and ClickHouse", { time
     const { log } = memoryLogger("metering");
     const consumer: KafkaConsumer = createKafkaConsumer({ brokers, topic, groupId, clientId: "test-metering", log, maxBatch: 50, ...fastGroup });
     const store = createClickHouseUsageStore({ url, database, log, requestTimeoutMs: 3_000 });
-    const pipeline = createMeteringPipeline({ consumer, store, log });
+    const pipeline = createMeteringPipeline({ consumer, store, pricer: createEventPricer({ prices: createPriceTable([]), log }), log });
     closers.push(async () => {
       await pipeline.stop();
       await store.close();

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { hasPicoPrecision, parseEffectiveFrom } from "./pricing.js";
 
 /**
  * Static configuration: one YAML file, validated at start-up against this schema. Secrets
@@ -161,6 +162,15 @@ const ModelSchema = z
   })
   .strict();
 
+/**
+ * USD per million tokens, with at most six decimals: a whole number of pico-dollars per token,
+ * which keeps every cost metering stores exact.
+ */
+const UsdPerMillion = z
+  .number()
+  .nonnegative()
+  .refine(hasPicoPrecision, "at most 6 decimal places (USD per million tokens; costs are kept in pico-dollars per token)");
+
 /** Price of a provider model in USD per million tokens. */
 const PriceSchema = z
   .object({
@@ -168,12 +178,20 @@ const PriceSchema = z
     model: z.string().min(1),
     /** Only for this provider id (any provider serving that model name when unset). */
     provider: z.string().optional(),
-    input: z.number().nonnegative(),
-    output: z.number().nonnegative(),
+    /**
+     * When this price starts to apply: a date (midnight UTC) or a date-time with a zone. Entries
+     * for the same model and provider form a history; without it, the entry applies from the start.
+     */
+    effective_from: z
+      .string()
+      .refine((s) => parseEffectiveFrom(s) !== undefined, "must be an ISO date (2025-03-01) or date-time with a zone (2025-03-01T12:00:00Z)")
+      .optional(),
+    input: UsdPerMillion,
+    output: UsdPerMillion,
     /** Prompt tokens read from the provider's cache (input price when unset). */
-    cached_input: z.number().nonnegative().optional(),
+    cached_input: UsdPerMillion.optional(),
     /** Hidden reasoning tokens (output price when unset). */
-    reasoning: z.number().nonnegative().optional(),
+    reasoning: UsdPerMillion.optional(),
   })
   .strict();
 
@@ -633,6 +651,14 @@ function resolve(raw: RawConfig, source: string, env: NodeJS.ProcessEnv): Config
   });
   if (raw.events.kind === "kafka" && raw.events.dead_letter_topic === raw.events.topic)
     problems.push(`events.dead_letter_topic: must differ from events.topic (${raw.events.topic})`);
+  const priceVersions = new Map<string, number>();
+  raw.prices.forEach((p, i) => {
+    const key = `${p.provider ?? "*"} ${p.model} ${p.effective_from === undefined ? "" : parseEffectiveFrom(p.effective_from)}`;
+    const first = priceVersions.get(key);
+    if (first !== undefined)
+      problems.push(`prices.${i}: same model, provider and effective_from as prices.${first} (${p.model}${p.provider ? ` on ${p.provider}` : ""}); give each version its own effective_from`);
+    else priceVersions.set(key, i);
+  });
   if (raw.authz.counters === "redis" && !raw.redis) problems.push("authz.counters: redis needs the redis section (redis: { url: … })");
   if (raw.authz.store.kind === "postgres" && !raw.authz.store.url && !raw.authz.store.url_env)
     problems.push("authz.store: kind postgres needs url, or url_env naming the environment variable that holds it");

@@ -7,10 +7,12 @@ import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
+import { MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import { build as buildPromptRegistry } from "@tessera/prompt-registry";
 import {
   createDirectClient,
   createMetricsRegistry,
+  createPriceTable,
   startServer,
   type BuiltService,
   type ServiceBinding,
@@ -71,13 +73,15 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
   const store = createUsageStore(cfg, log);
   const metrics = createMetricsRegistry("tessera");
   observePublisher(metrics, publisher);
-  const metering = createMetering({ consumer, store, log: log.child({ component: "metering" }), metrics });
+  const admin = createDirectClient(binding(authz, AdminService));
+  const metering = createMetering({ consumer, store, prices: createPriceTable(cfg.prices), admin, log: log.child({ component: "metering" }), metrics });
   const ingress = createIngress({
     authz: createDirectClient(binding(authz, AuthzService)),
-    admin: createDirectClient(binding(authz, AdminService)),
+    admin,
     redaction: createDirectClient(binding(redaction, RedactionService)),
     router: createDirectClient(binding(router, RouterService)),
     prompts: createDirectClient(binding(promptRegistry, PromptRegistryService)),
+    metering: createDirectClient(binding(metering, MeteringService)),
     events: publisher,
     log,
     maxBodyBytes: cfg.server.max_body_bytes,

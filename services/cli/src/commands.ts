@@ -34,8 +34,10 @@ import {
   WhoAmIResponseSchema,
   type ApiKey,
 } from "@tessera/gen/tessera/authz/v1/admin_pb";
+import { MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import { duration, isoTime, list, oneOf, uint32, uint64, usd, UsageError } from "./args.js";
 import { record, table, time, type Column } from "./output.js";
+import { USAGE } from "./usage-commands.js";
 
 /** One option a command takes: always a value, shown as `--name META`. */
 export interface OptionSpec {
@@ -43,9 +45,11 @@ export interface OptionSpec {
   help: string;
 }
 
-/** What a command's `run` gets: the admin client and its checked arguments. */
+/** What a command's `run` gets: the clients and its checked arguments. */
 export interface CommandContext {
   admin: Client<typeof AdminService>;
+  /** The usage API. */
+  metering: Client<typeof MeteringService>;
   /** Headers (the token) and timeout for every call. */
   call: CallOptions;
   /** An option's value, if given. */
@@ -480,4 +484,4 @@ const AUDIT: Command = {
 };
 
 /** Every command, in help order. */
-export const COMMANDS: readonly Command[] = [WHOAMI, ...TENANTS, ...TEAMS, ...USERS, ...KEYS, ...LIMITS, ...BUDGETS, ...SUBSCRIPTIONS, AUDIT];
+export const COMMANDS: readonly Command[] = [WHOAMI, ...TENANTS, ...TEAMS, ...USERS, ...KEYS, ...LIMITS, ...BUDGETS, ...SUBSCRIPTIONS, AUDIT, ...USAGE];

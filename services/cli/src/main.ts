@@ -5,6 +5,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type CallOptions } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
+import { MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import { UsageError } from "./args.js";
 import { COMMANDS, type Command, type CommandContext, type CommandOutput, type OptionSpec } from "./commands.js";
 
@@ -143,8 +144,8 @@ function optionsConfig(cmd: Command): NonNullable<ParseArgsConfig["options"]> {
   return config;
 }
 
-/** The admin client for --url and the call options carrying --token. */
-function connect(url: string, token: string): { admin: CommandContext["admin"]; call: CallOptions } {
+/** The clients for --url and the call options carrying --token. */
+function connect(url: string, token: string): Pick<CommandContext, "admin" | "metering" | "call"> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -152,8 +153,12 @@ function connect(url: string, token: string): { admin: CommandContext["admin"]; 
     throw new UsageError(`--url must be an http(s) URL like ${DEFAULT_URL}, not '${url}'`);
   }
   if (parsed.protocol !== "http:" && parsed.protocol !== "https:") throw new UsageError(`--url must be an http(s) URL, not '${url}'`);
-  const admin = createClient(AdminService, createConnectTransport({ baseUrl: url, httpVersion: "1.1" }));
-  return { admin, call: { headers: token ? { authorization: `Bearer ${token}` } : {}, timeoutMs: TIMEOUT_MS } };
+  const transport = createConnectTransport({ baseUrl: url, httpVersion: "1.1" });
+  return {
+    admin: createClient(AdminService, transport),
+    metering: createClient(MeteringService, transport),
+    call: { headers: token ? { authorization: `Bearer ${token}` } : {}, timeoutMs: TIMEOUT_MS },
+  };
 }
 
 /** Whether a failed call never reached a server. */
@@ -212,10 +217,8 @@ export async function run(argv: readonly string[], io: CliIO): Promise<number> {
     if (positionals.length < names.length) throw new UsageError(`missing <${names[positionals.length]}>`);
     if (positionals.length > names.length) throw new UsageError(`unexpected argument '${positionals[names.length]}'`);
     for (const r of cmd.required ?? []) if (!str(r)) throw new UsageError(`missing --${r}`);
-    const { admin, call } = connect(url, token);
     const ctx: CommandContext = {
-      admin,
-      call,
+      ...connect(url, token),
       opt: str,
       need: (name) => {
         const v = str(name);

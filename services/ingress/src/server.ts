@@ -4,6 +4,7 @@ import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
+import { MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import type { EventPublisher } from "@tessera/events";
 import { openPolicies, openVault, type PolicySet, type Vault } from "@tessera/guardrails";
 import { observePublisher, publisherFromConfig } from "@tessera/events";
@@ -14,9 +15,10 @@ import { createAnthropicSurface } from "./rest/anthropic.js";
 import { createGeminiSurface } from "./rest/gemini.js";
 import { createOpenAISurface } from "./rest/openai.js";
 import { createAdminRest } from "./rest/admin.js";
+import { createUsageRest } from "./rest/usage.js";
 import { sendJson } from "./rest/http.js";
 import { gatewayService } from "./routes.js";
-import { adminForward } from "./admin-forward.js";
+import { adminForward, meteringForward } from "./admin-forward.js";
 
 /** Ingress's dependencies: typed clients of its peers (direct or over HTTP/2) and the event publisher. */
 export interface IngressDeps {
@@ -26,6 +28,8 @@ export interface IngressDeps {
   redaction: Client<typeof RedactionService>;
   router: Client<typeof RouterService>;
   prompts: Client<typeof PromptRegistryService>;
+  /** metering's usage API, served on the public port too. */
+  metering: Client<typeof MeteringService>;
   events: EventPublisher;
   log: Logger;
   maxBodyBytes: number;
@@ -50,9 +54,11 @@ export function createIngress(deps: IngressDeps): BuiltService {
   const anthropic = createAnthropicSurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   const gemini = createGeminiSurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   const admin = createAdminRest({ admin: deps.admin, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
+  const usage = createUsageRest({ metering: deps.metering, log: deps.log });
   return {
-    bindings: [gatewayService({ pipeline }), adminForward(deps.admin)],
+    bindings: [gatewayService({ pipeline }), adminForward(deps.admin), meteringForward(deps.metering)],
     rest: (req, res) => {
+      if (usage(req, res)) return;
       if (openai(req, res)) return;
       if (anthropic(req, res)) return;
       if (gemini(req, res)) return;
@@ -73,6 +79,7 @@ export async function build(cfg: Config, log: Logger, metrics?: MetricsRegistry)
   const redaction = createMeshClient(RedactionService, meshUrl(cfg, "redaction"));
   const router = createMeshClient(RouterService, meshUrl(cfg, "router"));
   const prompts = createMeshClient(PromptRegistryService, meshUrl(cfg, "prompt_registry"));
+  const metering = createMeshClient(MeteringService, meshUrl(cfg, "metering"));
   const policies = openPolicies(cfg);
   const vault = openVault(cfg, policies, true);
   const events = publisherFromConfig(cfg.events, "ingress", log);
@@ -83,6 +90,7 @@ export async function build(cfg: Config, log: Logger, metrics?: MetricsRegistry)
     redaction,
     router,
     prompts,
+    metering,
     events,
     log,
     maxBodyBytes: cfg.server.max_body_bytes,
@@ -93,7 +101,7 @@ export async function build(cfg: Config, log: Logger, metrics?: MetricsRegistry)
     ...ingress,
     stop: async () => {
       await ingress.stop();
-      for (const c of [authz, admin, redaction, router, prompts]) c.close();
+      for (const c of [authz, admin, redaction, router, prompts, metering]) c.close();
       await vault.close();
     },
   };

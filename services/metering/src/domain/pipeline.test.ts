@@ -4,7 +4,9 @@ import { createMemoryEventBus } from "@tessera/events";
 import { createEmbeddedUsageStore, RowsRejectedError, type UsageStore } from "@tessera/usage-store";
 import { usageEvent } from "../../../../libs/usage-store/src/contract.js";
 import { memoryLogger } from "../../../../tests/helpers/log.js";
+import { createPriceTable } from "@tessera/runtime";
 import { createMeteringPipeline } from "./pipeline.js";
+import { createEventPricer } from "./pricer.js";
 
 /**
  * The embedded store behind a gate that behaves as ClickHouse does: a batch holding a row the
@@ -29,7 +31,7 @@ test("a refused row is dead-lettered alone: the batch is bisected and its neighb
   const { log } = memoryLogger("metering");
   const bus = createMemoryEventBus({ log, maxBatch: 64, maxWaitMs: 5 });
   const { store, gate, inner } = gatedStore((u) => u.startsWith("poison"));
-  const pipeline = createMeteringPipeline({ consumer: bus, store, log });
+  const pipeline = createMeteringPipeline({ consumer: bus, store, pricer: createEventPricer({ prices: createPriceTable([]), log }), log });
   await pipeline.start();
   const events = Array.from({ length: 64 }, (_, i) => usageEvent({ userId: i === 9 || i === 40 ? `poison-${i}` : `u${i}` }));
   events.push(usageEvent({ requestId: "" }));
@@ -54,7 +56,7 @@ test("a transient failure is retried, never dead-lettered, and redelivered dupli
   const { log } = memoryLogger("metering");
   const bus = createMemoryEventBus({ log, maxWaitMs: 5, retryInitialMs: 10, retryMaxMs: 40 });
   const { store, gate, inner } = gatedStore(() => false);
-  const pipeline = createMeteringPipeline({ consumer: bus, store, log });
+  const pipeline = createMeteringPipeline({ consumer: bus, store, pricer: createEventPricer({ prices: createPriceTable([]), log }), log });
   await pipeline.start();
   gate.down = true;
   const events = Array.from({ length: 10 }, () => usageEvent());

@@ -2,6 +2,7 @@ import type { RequestEvent } from "@tessera/gen/tessera/events/v1/request_event_
 import type { DeadLetter, EventConsumer } from "@tessera/events";
 import { RowsRejectedError, type UsageStore } from "@tessera/usage-store";
 import type { Logger } from "@tessera/runtime";
+import type { EventPricer } from "./pricer.js";
 
 /** What the pipeline has done since start; read by /metrics when scraped. */
 export interface PipelineCounts {
@@ -19,6 +20,8 @@ export interface PipelineCounts {
 export interface MeteringPipelineDeps {
   consumer: EventConsumer;
   store: UsageStore;
+  /** Prices each event (cost by kind, at the event's time) before it is stored. */
+  pricer: EventPricer;
   log: Logger;
   /** Told each insert's duration in seconds (the batch-insert histogram). */
   onInsert?: (seconds: number) => void;
@@ -37,7 +40,7 @@ function invalid(e: RequestEvent): string | undefined {
 }
 
 /**
- * Consume request events and store them. The consumer acknowledges a batch only after the
+ * Consume request events and store them (priced first). The consumer acknowledges a batch only after the
  * store has it, and the store dedups by request id, so a crash anywhere loses nothing and
  * counts nothing twice.
  *
@@ -78,6 +81,7 @@ export function createMeteringPipeline(deps: MeteringPipelineDeps) {
       if (why) letters.push({ index, reason: why });
       else items.push({ event, index });
     });
+    deps.pricer.price(items.map((x) => x.event));
     try {
       await store(items, letters);
     } catch (err) {
