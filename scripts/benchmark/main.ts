@@ -11,8 +11,10 @@
  * memory read from /proc. Every process runs apart from the load generator; all traffic is
  * loopback; every phase is bounded in time.
  *
- * Options: --quick (short phases, a CI smoke), --only all-in-one|mesh|bare (comma-separated;
- * the direct baseline always runs). Results: the table on stdout and .data/bench/latest.json.
+ *   metering    request events through the real producer → Kafka → metering → ClickHouse:
+ *               sustained events/s and publish-to-visible lag (needs scripts/infra up)
+ * Options: --quick (short phases, a CI smoke), --only all-in-one|mesh|bare|metering
+ * (comma-separated; the direct baseline always runs). Results: the table on stdout and .data/bench/latest.json.
  * Exit status 1 when any call failed or the run broke; figures over budget are marked OVER
  * but do not fail the run.
  */
@@ -40,11 +42,12 @@ import {
 import { cannon, probe, streamLoop, type Endpoint, type Failures } from "./load.js";
 import { BUDGETS, renderTable, type TargetFigures } from "./report.js";
 import { measureRedaction } from "./redaction.js";
+import { measureMetering, METERING_BUDGET, type MeteringFigures } from "./metering.js";
 
 /** DESIGN.md §6: redaction may cost at most this per KB of prompt. */
 const BUDGET_REDACTION_US_PER_KB = 50;
 
-const TARGETS = ["bare", "all-in-one", "mesh"] as const;
+const TARGETS = ["bare", "all-in-one", "mesh", "metering"] as const;
 type Target = (typeof TARGETS)[number];
 
 const { values: args } = parseArgs({
@@ -56,7 +59,7 @@ const { values: args } = parseArgs({
   strict: true,
 });
 if (args.help) {
-  process.stdout.write("usage: npm run bench [-- --quick] [-- --only all-in-one|mesh|bare[,…]]\n");
+  process.stdout.write("usage: npm run bench [-- --quick] [-- --only all-in-one|mesh|bare|metering[,…]]\n");
   process.exit(0);
 }
 const only = new Set<Target>();
@@ -341,6 +344,24 @@ async function main(): Promise<number> {
   }
   await stopChildren([fake]);
 
+  let metering: MeteringFigures | undefined;
+  if (only.has("metering")) {
+    const why = await meshUnavailable();
+    if (why) {
+      skipped["metering"] = why;
+      say(`metering: skipped — ${why}`);
+    } else {
+      metering = await measureMetering({
+        brokers: process.env["TESSERA_TEST_KAFKA_BROKERS"]!.split(",").map((b) => b.trim()).filter(Boolean),
+        clickhouse: process.env["TESSERA_TEST_CLICKHOUSE_URL"]!,
+        backlogEvents: args.quick ? 30_000 : 150_000,
+        pacedEvents: args.quick ? 30_000 : 150_000,
+        tmp,
+        say,
+      });
+    }
+  }
+
   say("redaction: the default policy on a 4 KB prompt, request side and streamed answer side (in-process, warm)…");
   const redaction = await measureRedaction(args.quick ? 200 : 1000);
   const redactionOver = redaction.requestUsPerKb > BUDGET_REDACTION_US_PER_KB;
@@ -352,12 +373,28 @@ async function main(): Promise<number> {
 
   const { text, over } = renderTable(results);
   if (redactionOver) over.push({ target: "redaction", figure: "µs per KB", value: redaction.requestUsPerKb, budget: BUDGET_REDACTION_US_PER_KB });
+  if (metering) {
+    const m = metering;
+    if (m.backlog.receivedPerS < METERING_BUDGET.eventsPerS) over.push({ target: "metering", figure: "events/s into ClickHouse", value: m.backlog.receivedPerS, budget: METERING_BUDGET.eventsPerS });
+    if (m.paced.lagP99Ms > METERING_BUDGET.visibleP99Ms) over.push({ target: "metering", figure: "visible p99 ms", value: m.paced.lagP99Ms, budget: METERING_BUDGET.visibleP99Ms });
+  }
   const failed = results.filter((r) => r.failures.non2xx || r.failures.errors || r.failures.timeouts);
   process.stdout.write(`\n${text}\n`);
   process.stdout.write(
     "\nadded = target minus direct at 1 connection; TTFB = first body byte of a stream:true call; " +
       "CPU and RSS are the measured processes' own (direct: the fake; bare: the proxy; mesh: six services summed).\n",
   );
+  if (metering) {
+    const { paced: p, backlog: b } = metering;
+    const ok = (good: boolean) => (good ? "ok" : "OVER");
+    process.stdout.write(
+      `metering (producer → Kafka → metering → ClickHouse): ${fmt(b.receivedPerS, 0)} events/s sustained ` +
+        `(≥ ${METERING_BUDGET.eventsPerS} ${ok(b.receivedPerS >= METERING_BUDGET.eventsPerS)}); at ${fmt(p.offeredPerS, 0)}/s offered, ` +
+        `visible after p50 ${fmt(p.lagP50Ms, 0)} ms / p99 ${fmt(p.lagP99Ms, 0)} ms (≤ ${METERING_BUDGET.visibleP99Ms} ${ok(p.lagP99Ms <= METERING_BUDGET.visibleP99Ms)})` +
+        (metering.cpuMsPer1k !== undefined ? `; metering CPU ${fmt(metering.cpuMsPer1k, 1)} ms per 1 000 events` : "") +
+        "\n",
+    );
+  }
   for (const [t, why] of Object.entries(skipped)) process.stdout.write(`${t}: skipped — ${why}\n`);
   if (over.length) process.stdout.write(`over budget: ${over.map((o) => `${o.target} ${o.figure} ${o.value.toFixed(3)} > ${o.budget}`).join("; ")}\n`);
 
@@ -374,6 +411,7 @@ async function main(): Promise<number> {
         budgets: BUDGETS,
         targets: results,
         redaction,
+        metering,
         skipped,
         overBudget: over,
         ok: failed.length === 0,

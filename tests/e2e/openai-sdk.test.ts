@@ -127,6 +127,9 @@ describe("OpenAI surface, all-in-one, official openai client", () => {
       .withResponse();
     assert.equal(data.choices[0]!.message.content, "Echo: hi");
     assert.equal(response.headers.get("x-tessera-deployment"), "fake/gpt-4o-mini");
+    await g.gw.events.flush();
+    const row = await g.gw.store.findRequest(response.headers.get("x-request-id")!);
+    assert.equal(row?.fallbacks, 1, "the event counts the deployment that failed first");
   });
 
   test("lists the models that have an enabled deployment", async () => {

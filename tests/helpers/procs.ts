@@ -85,3 +85,35 @@ export function requireEnv(name: string): string {
   if (!v) throw new Error(`${name} is not set: start the engines with 'scripts/infra up' and 'eval "$(scripts/infra env)"' (npm test does both)`);
   return v;
 }
+
+/** Loopback ports of the six mesh processes. */
+export interface MeshPorts {
+  ingress: number;
+  authz: number;
+  redaction: number;
+  router: number;
+  prompt_registry: number;
+  metering: number;
+}
+
+/** Free ports for a mesh. */
+export async function meshPorts(): Promise<MeshPorts> {
+  return { ingress: await freePort(), authz: await freePort(), redaction: await freePort(), router: await freePort(), prompt_registry: await freePort(), metering: await freePort() };
+}
+
+/** The `mesh:` section of a configuration for `ports` (ingress listens on `server`). */
+export function meshYaml(ports: MeshPorts): string {
+  const services = ["authz", "redaction", "router", "prompt_registry", "metering"] as const;
+  return `mesh:\n${services.map((s) => `  ${s}: { listen: { host: 127.0.0.1, port: ${ports[s]} } }`).join("\n")}\n`;
+}
+
+/** The six services as processes, in the order `startMesh` starts them. */
+export const MESH_SERVICES = ["authz", "redaction", "router", "prompt-registry", "metering", "ingress"] as const;
+
+/** Starts the six services and waits until each is healthy; the processes in {@link MESH_SERVICES} order. */
+export async function startMesh(ports: MeshPorts, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Proc[]> {
+  const procs = MESH_SERVICES.map((name) => startService(name, env));
+  const port = (name: (typeof MESH_SERVICES)[number]) => ports[name === "prompt-registry" ? "prompt_registry" : name];
+  await Promise.all(MESH_SERVICES.map((name, i) => waitHealthy(`http://127.0.0.1:${port(name)}/healthz`, procs[i]!, timeoutMs)));
+  return procs;
+}

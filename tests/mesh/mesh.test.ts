@@ -10,9 +10,12 @@ import { createClickHouseUsageStore, type UsageStore } from "@tessera/usage-stor
 import { startFakeOpenAI, type FakeOpenAI } from "../../services/router/src/providers/openai/fake.js";
 import { SCENARIO_USAGE } from "../../services/router/src/providers/fake-scenario.js";
 import pg from "pg";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import { TEST_ENV, TEST_KEYS, testConfigYaml } from "../helpers/config.js";
 import { adminClient, burst, OPERATOR_ENV, OPERATOR_TOKEN, openai, setUpTenants } from "../helpers/tenants.js";
-import { eventually, freePort, requireEnv, startService, waitHealthy, type Proc } from "../helpers/procs.js";
+import { eventually, meshPorts, meshYaml, requireEnv, startMesh, type Proc } from "../helpers/procs.js";
 
 const MESH_STRICT_KEY = "tk-mesh-strict-0123456789";
 
@@ -33,6 +36,7 @@ describe("mesh: six processes, Kafka, ClickHouse, Redis", { timeout: 180_000 }, 
   let redisUrl = "";
   let pgUrl = "";
   let ingressUrl = "";
+  let meteringUrl = "";
   const schema = `tessera_mesh_${suffix}`;
 
   before(async () => {
@@ -66,7 +70,7 @@ describe("mesh: six processes, Kafka, ClickHouse, Redis", { timeout: 180_000 }, 
     });
     await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
     const otlp = `http://127.0.0.1:${(collector.address() as { port: number }).port}/v1/traces`;
-    const ports = { ingress: await freePort(), authz: await freePort(), redaction: await freePort(), router: await freePort(), prompt_registry: await freePort(), metering: await freePort() };
+    const ports = await meshPorts();
     const yaml = testConfigYaml({
       fakeUrl: fake.url,
       port: ports.ingress,
@@ -79,30 +83,16 @@ usage_store: { kind: clickhouse, url: "${clickhouse}", database: ${database} }
 telemetry: { otlp_traces_url: "${otlp}" }
 redaction: { policies: { strict: { entities: { email: tokenize } } } }
 redis: { url: "${redisUrl}", key_prefix: "tessera:mesh-${suffix}:" }
-mesh:
-  authz: { listen: { host: 127.0.0.1, port: ${ports.authz} } }
-  redaction: { listen: { host: 127.0.0.1, port: ${ports.redaction} } }
-  router: { listen: { host: 127.0.0.1, port: ${ports.router} } }
-  prompt_registry: { listen: { host: 127.0.0.1, port: ${ports.prompt_registry} } }
-  metering: { listen: { host: 127.0.0.1, port: ${ports.metering} } }
-`,
+${meshYaml(ports)}`,
     });
     dir = mkdtempSync(join(tmpdir(), "tessera-mesh-"));
     const cfgPath = join(dir, "tessera.yaml");
     writeFileSync(cfgPath, yaml);
     const env = { ...TEST_ENV, TESSERA_MESH_STRICT_KEY: MESH_STRICT_KEY, TESSERA_MESH_PG_URL: authzPg.toString(), [OPERATOR_ENV]: OPERATOR_TOKEN, TESSERA_CONFIG: cfgPath, TESSERA_LOG_LEVEL: "warn", OTEL_BSP_SCHEDULE_DELAY: "200" };
-    const order: [string, number][] = [
-      ["authz", ports.authz],
-      ["redaction", ports.redaction],
-      ["router", ports.router],
-      ["prompt-registry", ports.prompt_registry],
-      ["metering", ports.metering],
-      ["ingress", ports.ingress],
-    ];
-    procs = order.map(([name]) => startService(name, env));
-    await Promise.all(order.map(([, port], i) => waitHealthy(`http://127.0.0.1:${port}/healthz`, procs[i]!, 60_000)));
+    procs = await startMesh(ports, env, 60_000);
     store = createClickHouseUsageStore({ url: clickhouse, database });
     ingressUrl = `http://127.0.0.1:${ports.ingress}`;
+    meteringUrl = `http://127.0.0.1:${ports.metering}`;
     client = new OpenAI({ baseURL: `http://127.0.0.1:${ports.ingress}/v1`, apiKey: TEST_KEYS.acme, maxRetries: 0, timeout: 20_000 });
   });
 
@@ -193,6 +183,26 @@ mesh:
     const row = await eventually(() => store.findRequest(id), 30_000, `streamed request ${id} in ClickHouse`);
     assert.equal(row.stream, true);
     assert.equal(row.completionTokens, SCENARIO_USAGE.completion);
+  });
+
+  test("usage through ingress names its caller; metering's own port answers no one without a credential", async () => {
+    const from = Date.now() - 120_000;
+    const rows = await eventually(
+      async () => {
+        const res = await fetch(`${ingressUrl}/v1/usage?group_by=tenant&from=${from}`, { headers: { authorization: `Bearer ${TEST_KEYS.acme}` } });
+        assert.equal(res.status, 200);
+        const body = (await res.json()) as { rows?: { group: { tenant_id: string }; requests: string }[] };
+        return body.rows?.length ? body.rows : undefined;
+      },
+      30_000,
+      "acme's usage through ingress",
+    );
+    assert.deepEqual(rows.map((r) => r.group.tenant_id), ["acme"]);
+    const other = await fetch(`${ingressUrl}/v1/usage?from=${from}&tenant=beta`, { headers: { authorization: `Bearer ${TEST_KEYS.acme}` } });
+    assert.equal(other.status, 403);
+    const direct = createClient(MeteringService, createGrpcTransport({ baseUrl: meteringUrl }));
+    await assert.rejects(direct.getUsage({ tenantId: "acme" }), (e: unknown) => e instanceof ConnectError && e.code === Code.Unauthenticated);
+    await assert.rejects(direct.queryUsage({ query: { startUnixMs: BigInt(from) } }), (e: unknown) => e instanceof ConnectError && e.code === Code.Unauthenticated);
   });
 
   test("errors cross the mesh with their status: bad key 401, unknown model 404", async () => {

@@ -22,6 +22,8 @@ export interface EventBusPair {
    * "accepted by the broker" (Kafka). The contract checks the stronger promise when it holds.
    */
   flushMeansHandled?: boolean;
+  /** What the consumer dead-lettered so far: each event's request id and the reason given. */
+  deadLetters: () => Promise<{ requestId: string; reason: string }[]>;
 }
 
 /** A RequestEvent with every field set to a non-default value, unique per call. */
@@ -212,6 +214,39 @@ export function eventBusContract(name: string, makePair: () => Promise<EventBusP
         await pair.consumer.start(async (batch) => again.add(batch));
         await waitFor(() => again.has(sent), DELIVERY_TIMEOUT_MS, "all events delivered after restart");
         for (const id of seen.ids.keys()) assert.ok(again.ids.has(id), `unacknowledged ${id} redelivered`);
+      } finally {
+        await pair.cleanup();
+      }
+    });
+
+    it("events the handler rejects are dead-lettered with the reason and not redelivered; their neighbours are handled", async () => {
+      const pair = await makePair();
+      try {
+        const got = collector();
+        const sent = Array.from({ length: 12 }, (_, i) => sampleEvent(i, { userId: i % 4 === 1 ? "poison" : `user-${i}` }));
+        const poison = sent.filter((e) => e.userId === "poison");
+        await pair.consumer.start(async (batch) => {
+          got.add(batch);
+          return batch.flatMap((e, index) => (e.userId === "poison" ? [{ index, reason: `user_id ${e.userId} refused` }] : []));
+        });
+        for (const e of sent) pair.publisher.publish(e);
+        await pair.publisher.flush();
+        await waitFor(() => got.has(sent), DELIVERY_TIMEOUT_MS, "every event handed to the handler");
+        let letters: { requestId: string; reason: string }[] = [];
+        const deadline = Date.now() + DELIVERY_TIMEOUT_MS;
+        while (letters.length < poison.length && Date.now() < deadline) {
+          await sleep(50);
+          letters = await pair.deadLetters();
+        }
+        assert.deepEqual(
+          letters.map((l) => l.requestId).sort(),
+          poison.map((e) => e.requestId).sort(),
+          "exactly the rejected events are dead-lettered",
+        );
+        for (const l of letters) assert.equal(l.reason, "user_id poison refused");
+        assert.equal(pair.consumer.deadLettered(), poison.length);
+        await sleep(SETTLE_MS);
+        for (const e of sent) assert.equal(got.ids.get(e.requestId), 1, `${e.requestId} handled once, not redelivered`);
       } finally {
         await pair.cleanup();
       }

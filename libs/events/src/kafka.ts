@@ -6,6 +6,7 @@ import {
 import {
   type Consumer,
   type EachBatchPayload,
+  type KafkaMessage,
   Kafka,
   type logCreator,
   logLevel,
@@ -23,6 +24,7 @@ import {
   within,
 } from "./buffer.js";
 import { createStderrLogger, errorFields, type PortLogger as Logger } from "@tessera/runtime";
+import { openSpool } from "./spool.js";
 import { type BatchHandler, type EventConsumer, type EventPublisher, REQUESTS_TOPIC } from "./port.js";
 
 /** Value of the `content-type` header on every event record. */
@@ -55,8 +57,9 @@ export interface KafkaPublisherOptions extends KafkaConnectionOptions {
   /** How long a batch may wait to fill before it is sent. Default 20 ms. */
   lingerMs?: number;
   /**
-   * Events buffered while Kafka is slow or down, beyond which the oldest are dropped and
-   * counted in {@link KafkaPublisher.dropped}. Default 100 000.
+   * Events held in memory while Kafka is slow. Past this, with a spool, events go to disk;
+   * without one, the oldest are dropped and counted in {@link KafkaPublisher.dropped}.
+   * Default 100 000.
    */
   maxBuffered?: number;
   /** First delay before resending after a failed send; doubles per attempt. Default 200 ms. */
@@ -65,12 +68,24 @@ export interface KafkaPublisherOptions extends KafkaConnectionOptions {
   retryMaxMs?: number;
   /** How long `close()` waits for buffered events to be sent before giving up. Default 10 000 ms. */
   closeTimeoutMs?: number;
+  /**
+   * A disk spool (see {@link openSpool}): while Kafka fails, and when the memory buffer passes
+   * `maxBuffered`, events go to disk, are sent in order once Kafka takes them again, and
+   * survive a restart. Without it, an outage longer than the buffer loses events.
+   */
+  spool?: { dir: string; maxBytes: number; segmentBytes?: number; maxBytesSetting?: string };
 }
 
 /** A Kafka-backed {@link EventPublisher}. */
 export interface KafkaPublisher extends EventPublisher {
-  /** Events dropped (buffer full, published after close, abandoned at close), since creation. */
+  /** Events dropped (buffer or spool full, published after close, abandoned at close), since creation. */
   dropped(): number;
+  /** Events the broker acknowledged, since creation. */
+  published(): number;
+  /** Events waiting in the disk spool (0 without one). */
+  spooledEvents(): number;
+  /** Bytes the disk spool holds (0 without one). */
+  spooledBytes(): number;
 }
 
 /** Options for {@link createKafkaConsumer}. */
@@ -97,8 +112,9 @@ export interface KafkaConsumerOptions extends KafkaConnectionOptions {
   /** Partitions handled in parallel by one consumer. Default 1. */
   partitionsConsumedConcurrently?: number;
   /**
-   * Longest a fetch waits on the broker for new records. `stop()` waits for the fetch in
-   * flight, so this bounds how long stopping an idle consumer takes. Default 500 ms.
+   * Longest a fetch waits on the broker for `minBytes` of new records: the time bound of a
+   * batch (events wait at the broker, not in our memory). `stop()` waits for the fetch in
+   * flight, so this also bounds how long stopping an idle consumer takes. Default 500 ms.
    */
   maxWaitTimeMs?: number;
   /**
@@ -107,11 +123,18 @@ export interface KafkaConsumerOptions extends KafkaConnectionOptions {
    * events eating metering's CPU). Default 128 KiB.
    */
   minBytes?: number;
+  /**
+   * Most events per handler call (one store insert): a larger fetch is handled and committed
+   * in slices of this size. Default 5 000.
+   */
+  maxBatch?: number;
+  /** Where records that cannot be stored go. Default `<topic>.dlq`. */
+  deadLetterTopic?: string;
 }
 
 /** A Kafka-backed {@link EventConsumer}. */
 export interface KafkaConsumer extends EventConsumer {
-  /** Records skipped because they did not decode as a RequestEvent, since creation. */
+  /** Records dead-lettered because they did not decode as a RequestEvent, since creation. */
   undecodable(): number;
 }
 
@@ -194,8 +217,8 @@ export async function ensureTopic(
   }
 }
 
-function toMessage(event: RequestEvent, source: string): Message {
-  const bytes = toBinary(RequestEventSchema, event);
+/** The Kafka record for an event; `bytes` when it is already encoded (replayed from the spool). */
+function toMessage(event: RequestEvent, source: string, bytes: Uint8Array = toBinary(RequestEventSchema, event)): Message {
   return {
     key: event.tenantId === "" ? null : event.tenantId,
     value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
@@ -210,17 +233,25 @@ function toMessage(event: RequestEvent, source: string): Message {
 }
 
 /**
- * Creates the producing side on Kafka. Construction does no I/O and never throws for an
- * unreachable cluster: the first publish starts a background loop that connects, and while
- * Kafka is down events stay buffered (bounded) and are resent with backoff.
+ * Creates the producing side on Kafka. Construction never throws for an unreachable cluster
+ * and does no network I/O (it opens the spool directory, if any): the first publish starts a
+ * background loop that connects and sends in batches.
+ *
+ * When a send fails, the batch and everything buffered go to the spool (when there is one) and
+ * every later event follows them there until the spool is empty again, so order is kept and
+ * memory stays flat however long Kafka is down; the loop resends from the spool with backoff.
+ * Without a spool events stay in memory (bounded by `maxBuffered`).
  *
  * The producer is idempotent (acks from all in-sync replicas, one request in flight), so a
  * resend after a lost acknowledgement does not duplicate within a producer session; across
- * sessions duplicates are possible and consumers dedup by request_id.
+ * sessions (and after a crash between a send and the spool's cursor write) duplicates are
+ * possible and consumers dedup by request_id.
  *
- * `flush()` resolves once the broker acknowledged every event published before the call; during
- * an outage it waits for Kafka to come back. `close()` bounds that wait by `closeTimeoutMs`
- * and counts what it had to abandon in `dropped()`.
+ * `flush()` resolves once the broker acknowledged every event published before the call
+ * (spooled ones included); during an outage it waits for Kafka to come back. `close()` bounds
+ * that wait by `closeTimeoutMs` (no wait at all during an outage with a spool), then leaves
+ * what is unsent in the spool for the next start (or, without a spool, counts it in
+ * `dropped()`).
  */
 export function createKafkaPublisher(opts: KafkaPublisherOptions): KafkaPublisher {
   const fn = "createKafkaPublisher";
@@ -235,11 +266,15 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): KafkaPublishe
   const log = opts.log ?? createStderrLogger("events.kafka.publisher");
   const kafka = makeClient(opts, log);
   const source = `tessera/${opts.clientId}`;
+  const spool = opts.spool ? openSpool({ ...opts.spool, log }) : undefined;
 
-  const buffer = new EventBuffer<RequestEvent>(maxBuffered);
+  // Without a spool the buffer drops its oldest past maxBuffered; with one, publish spills
+  // before it gets there.
+  const buffer = new EventBuffer<RequestEvent>(spool ? maxBuffered + 1 : maxBuffered);
   const flushes = new FlushWaiters();
   const waker = new Waker();
   const stopping = new AbortController();
+  /** A batch taken from memory and being sent (a spool batch stays counted in the spool). */
   let inFlight: Sequenced<RequestEvent>[] | undefined;
   let producer: Producer | undefined;
   let connecting: Promise<Producer> | undefined;
@@ -248,8 +283,20 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): KafkaPublishe
   let overflowing = false;
   let closed = false;
   let extraDropped = 0;
+  let published = 0;
+  let publishedSeq = 0;
 
-  const lowestOutstanding = () => inFlight?.[0]?.seq ?? buffer.firstSeq;
+  const pending = () => buffer.length + (inFlight?.length ?? 0) + (spool?.records ?? 0);
+  // Events are acknowledged in publish order (memory, then spool, then memory again only once
+  // the spool is empty), so what is outstanding is always the newest `pending()` events.
+  // Events spooled by a previous run count as older than any of ours.
+  const lowestOutstanding = () => publishedSeq - pending();
+  const spooling = () => spool !== undefined && (outageSince !== undefined || spool.records > 0);
+
+  /** Moves events (oldest first) from memory to the spool. */
+  function spill(events: Sequenced<RequestEvent>[]): void {
+    for (const e of events) spool!.append(toBinary(RequestEventSchema, e.value));
+  }
 
   async function connected(): Promise<Producer> {
     if (producer) return producer;
@@ -290,45 +337,72 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): KafkaPublishe
 
   async function run(): Promise<void> {
     const signal = stopping.signal;
-    while (buffer.length > 0 && !signal.aborted) {
-      const deadline = Date.now() + lingerMs;
-      while (!signal.aborted && !closed && buffer.length < maxBatch && flushes.size === 0) {
-        const left = deadline - Date.now();
-        if (left <= 0) break;
-        await waker.sleep(signal, left);
+    let attempt = 0;
+    while (!signal.aborted) {
+      const fromSpool = spool !== undefined && spool.records > 0;
+      if (!fromSpool && buffer.length === 0) break;
+      if (!fromSpool) {
+        const deadline = Date.now() + lingerMs;
+        while (!signal.aborted && !closed && buffer.length < maxBatch && flushes.size === 0 && !spooling()) {
+          const left = deadline - Date.now();
+          if (left <= 0) break;
+          await waker.sleep(signal, left);
+        }
+        if (signal.aborted) break;
+        if (spooling()) continue; // the buffer went to the spool while lingering
       }
-      if (signal.aborted) break;
 
-      const batch = buffer.take(maxBatch);
-      inFlight = batch;
-      const messages = batch.map((b) => toMessage(b.value, source));
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const p = await connected();
-          await p.send({ topic, messages, acks: -1 });
-          break;
-        } catch (err) {
-          if (outageSince === undefined) {
-            outageSince = Date.now();
-            log.warn(
-              { topic, pending: buffer.length + batch.length, ...errorFields(err) },
-              "Kafka unreachable or failing; buffering events and retrying",
-            );
-          }
-          // A non-retriable error (e.g. a fenced or out-of-sequence idempotent producer)
-          // needs a new producer session; a plain outage does not.
-          if ((err as { retriable?: boolean }).retriable === false) await dropProducer();
-          await abortableSleep(backoffMs(attempt, retryInitialMs, retryMaxMs), signal);
+      const batch = fromSpool ? await spool.read(maxBatch) : undefined;
+      if (fromSpool && !batch) break;
+      if (!fromSpool) inFlight = buffer.take(maxBatch);
+      let messages: Message[];
+      try {
+        messages = batch
+          ? batch.records.map((r) => toMessage(fromBinary(RequestEventSchema, r), source, r))
+          : inFlight!.map((b) => toMessage(b.value, source));
+      } catch (err) {
+        // Only a damaged spool file gets here: those records cannot be sent, ever.
+        log.error({ dir: opts.spool?.dir, lost: batch!.records.length, ...errorFields(err) }, "unreadable records in the event spool; skipping them");
+        extraDropped += batch!.records.length;
+        spool!.commit(batch!);
+        continue;
+      }
+      try {
+        const p = await connected();
+        await p.send({ topic, messages, acks: -1 });
+      } catch (err) {
+        if (outageSince === undefined) {
+          outageSince = Date.now();
+          log.warn(
+            { topic, pending: pending(), spool: opts.spool?.dir, ...errorFields(err) },
+            spool ? "Kafka unreachable or failing; spooling events to disk and retrying" : "Kafka unreachable or failing; buffering events and retrying",
+          );
+        }
+        // A non-retriable error (e.g. a fenced or out-of-sequence idempotent producer)
+        // needs a new producer session; a plain outage does not.
+        if ((err as { retriable?: boolean }).retriable === false) await dropProducer();
+        if (inFlight && spool) {
+          spill([...inFlight, ...buffer.take(buffer.length)]);
+          inFlight = undefined;
+        }
+        await abortableSleep(backoffMs(attempt++, retryInitialMs, retryMaxMs), signal);
+        if (inFlight) {
           if (signal.aborted) {
-            buffer.requeue(batch);
+            buffer.requeue(inFlight);
             inFlight = undefined;
             return;
           }
+          buffer.requeue(inFlight); // resent first next round
+          inFlight = undefined;
         }
+        continue;
       }
+      attempt = 0;
+      published += messages.length;
+      if (batch) spool!.commit(batch);
       inFlight = undefined;
       if (outageSince !== undefined) {
-        log.info({ topic, downMs: Date.now() - outageSince }, "Kafka reachable again; sending buffered events");
+        log.info({ topic, downMs: Date.now() - outageSince, spooled: spool?.records ?? 0 }, "Kafka reachable again; sending buffered events");
         outageSince = undefined;
       }
       if (overflowing && buffer.length < maxBuffered / 2) overflowing = false;
@@ -342,9 +416,11 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): KafkaPublishe
       .catch((err: unknown) => log.error(errorFields(err), "event publisher loop crashed"))
       .finally(() => {
         pump = undefined;
-        if (buffer.length > 0) ensurePump();
+        if (pending() > 0 && !stopping.signal.aborted) ensurePump();
       });
   }
+
+  if (spool && spool.records > 0) ensurePump();
 
   const publisher: KafkaPublisher = {
     publish(event) {
@@ -352,7 +428,11 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): KafkaPublishe
         if (extraDropped++ === 0) log.warn({ topic }, "event published after close; dropped");
         return;
       }
-      if (buffer.push(event)) {
+      publishedSeq++;
+      if (spool && (spooling() || buffer.length >= maxBuffered)) {
+        if (buffer.length > 0) spill(buffer.take(buffer.length));
+        spool.append(toBinary(RequestEventSchema, event));
+      } else if (buffer.push(event)) {
         if (!overflowing) {
           overflowing = true;
           log.warn({ topic, maxBuffered }, "event buffer full; dropping the oldest events");
@@ -364,7 +444,7 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): KafkaPublishe
     },
 
     flush() {
-      const p = flushes.wait(buffer.nextSeq - 1, lowestOutstanding());
+      const p = flushes.wait(publishedSeq - 1, lowestOutstanding());
       waker.poke();
       return p;
     },
@@ -373,41 +453,74 @@ export function createKafkaPublisher(opts: KafkaPublisherOptions): KafkaPublishe
       if (closed) return;
       closed = true;
       waker.poke();
-      const drained = await within(publisher.flush(), closeTimeoutMs);
+      // During an outage with a spool there is nothing to wait for: what is unsent goes to disk.
+      const drained = spool && outageSince !== undefined ? false : await within(publisher.flush(), closeTimeoutMs);
       if (!drained) {
         stopping.abort();
         // Disconnecting makes a send stuck in kafkajs's own retries fail, so the loop ends.
         await dropProducer();
         if (pump) await within(pump, 2_000);
-        const lost = buffer.clear() + (inFlight?.length ?? 0);
-        extraDropped += inFlight?.length ?? 0;
+        const left = [...(inFlight ?? []), ...buffer.take(buffer.length)];
         inFlight = undefined;
+        if (spool) {
+          spill(left);
+          log.warn({ topic, spooled: spool.records, dir: opts.spool!.dir, closeTimeoutMs }, "event publisher closed with unsent events; they stay in the spool for the next start");
+        } else {
+          extraDropped += left.length;
+          log.error({ topic, lost: left.length, closeTimeoutMs }, "event publisher closed with unsent events; they are lost");
+        }
         flushes.releaseAll();
-        log.error({ topic, lost, closeTimeoutMs }, "event publisher closed with unsent events; they are lost");
       }
       stopping.abort();
       // A connect still in progress disconnects by itself once it sees the abort.
       if (connecting) await within(connecting, 2_000);
       await dropProducer();
+      await spool?.close();
     },
 
-    pending() {
-      return buffer.length + (inFlight?.length ?? 0);
-    },
+    pending,
 
     dropped() {
-      return buffer.droppedCount + extraDropped;
+      return buffer.droppedCount + extraDropped + (spool?.droppedCount ?? 0);
+    },
+
+    published() {
+      return published;
+    },
+
+    spooledEvents() {
+      return spool?.records ?? 0;
+    },
+
+    spooledBytes() {
+      return spool?.bytes ?? 0;
     },
   };
   return publisher;
 }
 
+/** Headers a dead-lettered record carries besides its own. */
+export const DLQ_HEADERS = {
+  reason: "tessera-dlq-reason",
+  topic: "tessera-dlq-topic",
+  partition: "tessera-dlq-partition",
+  offset: "tessera-dlq-offset",
+  group: "tessera-dlq-group",
+} as const;
+
+/** Longest reason written to a dead-letter header. */
+const MAX_REASON = 1_000;
+
 /**
- * Creates the consuming side on Kafka. Offsets are committed by hand, per partition batch,
- * only after the handler resolved: a handler that throws gets the same batch again (with
- * backoff), and a consumer stopped or killed before the commit leaves the batch to be
- * delivered again. Records that do not decode are logged, counted and skipped, so one bad
- * record never blocks its partition.
+ * Creates the consuming side on Kafka. Offsets are committed by hand, per slice of at most
+ * `maxBatch` records, only after the handler resolved: a handler that throws gets the same
+ * slice again (with capped backoff, never committing past it), and a consumer stopped or
+ * killed before the commit leaves it to be delivered again.
+ *
+ * Records that do not decode, and events the handler rejects for good, go to the dead-letter
+ * topic with the reason and their original topic, partition and offset as headers, before the
+ * commit; so one bad record never blocks its partition, and none is dropped silently. If the
+ * dead-letter topic cannot be written, the slice is retried like a failed handler.
  *
  * `start()` creates the topic if needed, joins the group and rejects if Kafka cannot be
  * reached; once running, kafkajs reconnects by itself. `stop()` waits for the handler in hand.
@@ -416,7 +529,10 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   const fn = "createKafkaConsumer";
   if (!opts.groupId) throw new Error(`${fn}: groupId is required`);
   const topic = opts.topic ?? REQUESTS_TOPIC;
+  const dlqTopic = opts.deadLetterTopic ?? `${topic}.dlq`;
+  if (dlqTopic === topic) throw new Error(`${fn}: deadLetterTopic must differ from topic (${topic})`);
   const partitions = positive(fn, "partitions", opts.partitions ?? 6);
+  const maxBatch = positive(fn, "maxBatch", opts.maxBatch ?? 5_000);
   const sessionTimeout = positive(fn, "sessionTimeoutMs", opts.sessionTimeoutMs ?? 30_000);
   const rebalanceTimeout = positive(fn, "rebalanceTimeoutMs", opts.rebalanceTimeoutMs ?? 60_000);
   const heartbeatInterval = positive(fn, "heartbeatIntervalMs", opts.heartbeatIntervalMs ?? 3_000);
@@ -430,69 +546,119 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
   const kafka = makeClient(opts, log);
 
   let current: { consumer: Consumer; ctl: AbortController } | undefined;
+  let dlqProducer: Promise<Producer> | undefined;
   let undecodable = 0;
+  let deadLettered = 0;
 
-  async function onBatch(
+  function deadLetterProducer(): Promise<Producer> {
+    dlqProducer ??= (async () => {
+      await ensureTopic(kafka, dlqTopic, 1, opts.replicationFactor);
+      const p = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+      await p.connect();
+      return p;
+    })().catch((err: unknown) => {
+      dlqProducer = undefined;
+      throw err;
+    });
+    return dlqProducer;
+  }
+
+  async function sendDeadLetters(partition: number, letters: { message: KafkaMessage; reason: string }[]): Promise<void> {
+    const p = await deadLetterProducer();
+    await p.send({
+      topic: dlqTopic,
+      acks: -1,
+      messages: letters.map(({ message, reason }) => ({
+        key: message.key,
+        value: message.value,
+        headers: {
+          ...message.headers,
+          [DLQ_HEADERS.reason]: reason.slice(0, MAX_REASON),
+          [DLQ_HEADERS.topic]: topic,
+          [DLQ_HEADERS.partition]: String(partition),
+          [DLQ_HEADERS.offset]: message.offset,
+          [DLQ_HEADERS.group]: opts.groupId,
+        },
+      })),
+    });
+  }
+
+  /** Handles one slice of a partition's batch; resolves once it may be committed. */
+  async function handleSlice(
     handler: BatchHandler,
     signal: AbortSignal,
-    { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary, isRunning, isStale }: EachBatchPayload,
-  ): Promise<void> {
+    payload: EachBatchPayload,
+    slice: KafkaMessage[],
+  ): Promise<boolean> {
+    const { batch, heartbeat, isRunning, isStale } = payload;
     const events: RequestEvent[] = [];
-    const bad: { offset: string; err: unknown }[] = [];
-    for (const m of batch.messages) {
+    const sources: KafkaMessage[] = [];
+    const bad: { message: KafkaMessage; reason: string }[] = [];
+    for (const m of slice) {
       try {
         if (!m.value) throw new Error("record has no value");
         events.push(fromBinary(RequestEventSchema, m.value));
+        sources.push(m);
       } catch (err) {
-        bad.push({ offset: m.offset, err });
+        bad.push({ message: m, reason: `undecodable: not a ${EVENT_CE_TYPE}: ${(err as Error).message}` });
       }
     }
-    if (bad.length > 0) {
-      undecodable += bad.length;
-      log.warn(
-        {
-          topic: batch.topic,
-          partition: batch.partition,
-          count: bad.length,
-          offsets: bad.slice(0, 10).map((b) => b.offset),
-          ...errorFields(bad[0]?.err),
-        },
-        "skipping records that are not a RequestEvent",
-      );
-    }
-
     const gone = () => signal.aborted || !isRunning() || isStale();
-    if (events.length > 0) {
-      for (let attempt = 0; ; attempt++) {
-        if (attempt > 0 && gone()) return; // not committed: the next owner gets the batch again
-        try {
-          await handler(events);
-          if (attempt > 0) log.info({ attempts: attempt + 1, events: events.length }, "event handler recovered");
-          break;
-        } catch (err) {
-          if ((attempt & (attempt + 1)) === 0) {
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 0 && gone()) return false; // not committed: the next owner gets the slice again
+      try {
+        const rejected = (events.length > 0 ? await handler(events) : undefined) ?? [];
+        const letters = [...bad, ...rejected.map((r) => ({ message: sources[r.index]!, reason: r.reason }))];
+        if (letters.length > 0) {
+          await sendDeadLetters(batch.partition, letters);
+          if (attempt === 0 || deadLettered === 0) {
             log.warn(
-              { ...errorFields(err), attempt: attempt + 1, events: events.length, partition: batch.partition },
-              "event handler failed; will redeliver the batch",
+              {
+                topic: batch.topic,
+                partition: batch.partition,
+                deadLetterTopic: dlqTopic,
+                count: letters.length,
+                offsets: letters.slice(0, 10).map((l) => l.message.offset),
+                reason: letters[0]!.reason.slice(0, 200),
+              },
+              "sent records that cannot be stored to the dead-letter topic",
             );
           }
-          await abortableSleep(backoffMs(attempt, retryInitialMs, retryMaxMs), signal);
-          await heartbeat().catch(() => {});
+          undecodable += bad.length;
+          deadLettered += letters.length;
         }
+        if (attempt > 0) log.info({ attempts: attempt + 1, events: events.length }, "event handler recovered");
+        return true;
+      } catch (err) {
+        if ((attempt & (attempt + 1)) === 0) {
+          log.warn(
+            { ...errorFields(err), attempt: attempt + 1, events: events.length, partition: batch.partition },
+            "event handler failed; will redeliver the batch",
+          );
+        }
+        await abortableSleep(backoffMs(attempt, retryInitialMs, retryMaxMs), signal);
+        await heartbeat().catch(() => {});
       }
     }
+  }
 
-    const last = batch.lastOffset();
-    resolveOffset(last);
-    await commitOffsetsIfNecessary({
-      topics: [
-        {
-          topic: batch.topic,
-          partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }],
-        },
-      ],
-    });
-    await heartbeat().catch(() => {});
+  async function onBatch(handler: BatchHandler, signal: AbortSignal, payload: EachBatchPayload): Promise<void> {
+    const { batch, resolveOffset, heartbeat, commitOffsetsIfNecessary } = payload;
+    for (let i = 0; i < batch.messages.length; i += maxBatch) {
+      const slice = batch.messages.slice(i, i + maxBatch);
+      if (!(await handleSlice(handler, signal, payload, slice))) return;
+      const last = slice.at(-1)!.offset;
+      resolveOffset(last);
+      await commitOffsetsIfNecessary({
+        topics: [
+          {
+            topic: batch.topic,
+            partitions: [{ partition: batch.partition, offset: (BigInt(last) + 1n).toString() }],
+          },
+        ],
+      });
+      await heartbeat().catch(() => {});
+    }
   }
 
   return {
@@ -545,10 +711,17 @@ export function createKafkaConsumer(opts: KafkaConsumerOptions): KafkaConsumer {
       // disconnect() stops the run loop (waiting for the batch in hand), leaves the group and
       // closes the connections.
       await c.consumer.disconnect();
+      const p = dlqProducer;
+      dlqProducer = undefined;
+      if (p) await (await p.catch(() => undefined))?.disconnect().catch(() => {});
     },
 
     undecodable() {
       return undecodable;
+    },
+
+    deadLettered() {
+      return deadLettered;
     },
   };
 }

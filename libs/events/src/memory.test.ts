@@ -19,6 +19,7 @@ eventBusContract("memory", async () => {
     publisher: bus,
     consumer: bus,
     flushMeansHandled: true,
+    deadLetters: async () => bus.deadLetters().map((d) => ({ requestId: d.event.requestId, reason: d.reason })),
     cleanup: async () => {
       await bus.stop();
       await bus.close();

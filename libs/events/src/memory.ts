@@ -37,7 +37,12 @@ export interface MemoryEventBusOptions {
 export interface MemoryEventBus extends EventPublisher, EventConsumer {
   /** Events dropped because the queue was full or the bus was closed, since creation. */
   dropped(): number;
+  /** The latest events handlers rejected (at most 1 000), with the reason: the in-process dead-letter queue. */
+  deadLetters(): { event: RequestEvent; reason: string }[];
 }
+
+/** Dead letters the in-process bus keeps for inspection; older ones are only counted. */
+const KEPT_DEAD_LETTERS = 1_000;
 
 function positive(name: string, value: number, integer = true): number {
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
@@ -63,6 +68,8 @@ export function createMemoryEventBus(opts: MemoryEventBusOptions = {}): MemoryEv
   let closed = false;
   let droppedAfterClose = 0;
   let overflowing = false;
+  let deadLettered = 0;
+  let deadLetters: { event: RequestEvent; reason: string }[] = [];
   const waker = new Waker();
 
   const lowestOutstanding = () => inHand?.[0]?.seq ?? buffer.firstSeq;
@@ -87,7 +94,13 @@ export function createMemoryEventBus(opts: MemoryEventBusOptions = {}): MemoryEv
       const events = batch.map((b) => b.value);
       for (let attempt = 0; ; attempt++) {
         try {
-          await handler(events);
+          const rejected = (await handler(events)) ?? [];
+          if (rejected.length > 0) {
+            deadLettered += rejected.length;
+            deadLetters.push(...rejected.map((r) => ({ event: events[r.index]!, reason: r.reason })));
+            if (deadLetters.length > KEPT_DEAD_LETTERS) deadLetters = deadLetters.slice(-KEPT_DEAD_LETTERS);
+            log.warn({ count: rejected.length, reason: rejected[0]!.reason.slice(0, 200) }, "events rejected by the handler; kept as dead letters");
+          }
           if (attempt > 0) log.info({ attempts: attempt + 1, events: events.length }, "event handler recovered");
           break;
         } catch (err) {
@@ -150,6 +163,14 @@ export function createMemoryEventBus(opts: MemoryEventBusOptions = {}): MemoryEv
 
     dropped() {
       return buffer.droppedCount + droppedAfterClose;
+    },
+
+    deadLettered() {
+      return deadLettered;
+    },
+
+    deadLetters() {
+      return [...deadLetters];
     },
 
     async start(handler) {

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { hasPicoPrecision, parseEffectiveFrom } from "./pricing.js";
 
 /**
  * Static configuration: one YAML file, validated at start-up against this schema. Secrets
@@ -166,6 +167,15 @@ const ModelSchema = z
   })
   .strict();
 
+/**
+ * USD per million tokens, with at most six decimals: a whole number of pico-dollars per token,
+ * which keeps every cost metering stores exact.
+ */
+const UsdPerMillion = z
+  .number()
+  .nonnegative()
+  .refine(hasPicoPrecision, "at most 6 decimal places (USD per million tokens; costs are kept in pico-dollars per token)");
+
 /** Price of a provider model in USD per million tokens. */
 const PriceSchema = z
   .object({
@@ -173,12 +183,20 @@ const PriceSchema = z
     model: z.string().min(1),
     /** Only for this provider id (any provider serving that model name when unset). */
     provider: z.string().optional(),
-    input: z.number().nonnegative(),
-    output: z.number().nonnegative(),
+    /**
+     * When this price starts to apply: a date (midnight UTC) or a date-time with a zone. Entries
+     * for the same model and provider form a history; without it, the entry applies from the start.
+     */
+    effective_from: z
+      .string()
+      .refine((s) => parseEffectiveFrom(s) !== undefined, "must be an ISO date (2025-03-01) or date-time with a zone (2025-03-01T12:00:00Z)")
+      .optional(),
+    input: UsdPerMillion,
+    output: UsdPerMillion,
     /** Prompt tokens read from the provider's cache (input price when unset). */
-    cached_input: z.number().nonnegative().optional(),
+    cached_input: UsdPerMillion.optional(),
     /** Hidden reasoning tokens (output price when unset). */
-    reasoning: z.number().nonnegative().optional(),
+    reasoning: UsdPerMillion.optional(),
   })
   .strict();
 
@@ -453,6 +471,17 @@ const PromptRegistrySchema = z
   })
   .strict()
   .prefault({});
+/** Where a publisher puts events Kafka cannot take (see docs/operations.md#event-spool). */
+const SpoolSchema = z
+  .object({
+    /** Directory of the process's spool; empty: `.data/spool/<service>`. One process per directory. */
+    dir: z.string().default(""),
+    /** Most bytes on disk; past it the oldest events are dropped (counted, warned). 0 turns the spool off. */
+    max_bytes: z.number().int().nonnegative().default(1024 * 1024 * 1024),
+    /** Size of one segment file (removed once sent); default max_bytes / 8, at most 16 MiB. */
+    segment_bytes: z.number().int().positive().optional(),
+  })
+  .strict();
 
 const EventsSchema = z
   .discriminatedUnion("kind", [
@@ -463,10 +492,29 @@ const EventsSchema = z
         brokers: z.array(z.string().min(1)).min(1),
         topic: z.string().default("tessera.requests.v1"),
         group_id: z.string().default("tessera-metering"),
+        /** Where metering sends events it cannot store, with the reason in a header. */
+        dead_letter_topic: z.string().min(1).default("tessera.requests.v1.dlq"),
+        /** Events a publisher holds in memory while Kafka is slow before it spills to the spool. */
+        max_buffered: z.number().int().positive().default(100_000),
+        spool: SpoolSchema.prefault({}),
       })
       .strict(),
   ])
   .default({ kind: "memory" });
+
+const MeteringSchema = z
+  .object({
+    /** Most events per ClickHouse insert (a larger Kafka fetch is stored and committed in slices). */
+    batch_max_events: z.number().int().positive().default(5_000),
+    /** Longest an event waits for its batch to fill (at the broker with Kafka, in memory all-in-one). */
+    batch_max_ms: z.number().int().positive().default(500),
+    /** Kafka: bytes a fetch waits for (up to batch_max_ms) before metering gets it; larger means fewer, larger inserts under load. */
+    batch_min_bytes: z.number().int().positive().default(1024 * 1024),
+    /** Partitions whose batches are stored at the same time (one insert each). */
+    parallel_batches: z.number().int().positive().max(64).default(4),
+  })
+  .strict()
+  .prefault({});
 
 const UsageStoreSchema = z
   .discriminatedUnion("kind", [
@@ -546,6 +594,7 @@ export const ConfigSchema = z
     prompt_apis: z.array(PromptApiSchema).default([]),
     authz: AuthzSchema,
     events: EventsSchema,
+    metering: MeteringSchema,
     usage_store: UsageStoreSchema,
     mesh: MeshSchema.optional(),
     telemetry: TelemetrySchema,
@@ -683,6 +732,16 @@ function resolve(raw: RawConfig, source: string, env: NodeJS.ProcessEnv): Config
     );
     if (m.strategy === "weighted" && m.deployments.every((d) => d.weight === 0))
       problems.push(`models.${i}.deployments: the weighted strategy needs at least one weight above 0`);
+  });
+  if (raw.events.kind === "kafka" && raw.events.dead_letter_topic === raw.events.topic)
+    problems.push(`events.dead_letter_topic: must differ from events.topic (${raw.events.topic})`);
+  const priceVersions = new Map<string, number>();
+  raw.prices.forEach((p, i) => {
+    const key = `${p.provider ?? "*"} ${p.model} ${p.effective_from === undefined ? "" : parseEffectiveFrom(p.effective_from)}`;
+    const first = priceVersions.get(key);
+    if (first !== undefined)
+      problems.push(`prices.${i}: same model, provider and effective_from as prices.${first} (${p.model}${p.provider ? ` on ${p.provider}` : ""}); give each version its own effective_from`);
+    else priceVersions.set(key, i);
   });
   if (raw.authz.counters === "redis" && !raw.redis) problems.push("authz.counters: redis needs the redis section (redis: { url: … })");
   for (const [at, store] of [["authz.store", raw.authz.store], ["prompt_registry.store", raw.prompt_registry.store]] as const)

@@ -14,3 +14,4 @@ export * from "./json.js";
 export * from "./pricing.js";
 export * from "./ratelimit.js";
 export * from "./ttl-cache.js";
+export * from "./metrics.js";

@@ -5,6 +5,7 @@ import * as http2 from "node:http2";
 import { Writable } from "node:stream";
 import { createLogger } from "./log.js";
 import { startServer } from "./server.js";
+import { createMetricsRegistry, observeCounter, observeGauge, secondsHistogram } from "./metrics.js";
 
 const log = createLogger({ name: "t", level: "silent", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 
@@ -74,4 +75,30 @@ test("close() gives up on a call that outlives the drain timeout", async () => {
   await server.close();
   assert.ok(Date.now() - t0 < 2_000);
   assert.ok((await hung) instanceof Error);
+});
+
+test("/metrics serves the registry as Prometheus text, values read at scrape time; 404 without one", async () => {
+  const metrics = createMetricsRegistry("svc-under-test");
+  let stored = 3;
+  observeCounter(metrics, "tessera_test_stored_total", "Things stored.", () => stored);
+  observeGauge(metrics, "tessera_test_waiting", "Things waiting.", () => 7);
+  const observe = secondsHistogram(metrics, "tessera_test_seconds", "Durations.", [0.1, 1]);
+  observe(0.05);
+  observe(0.5);
+  const server = await startServer({ name: "t", host: "127.0.0.1", port: 0, bindings: [], log, metrics, rest: (_q, res) => res.end("rest") });
+  const first = await h1(server.url, "/metrics");
+  assert.equal(first.status, 200);
+  assert.match(first.text, /^# TYPE tessera_test_stored_total counter$/m);
+  assert.match(first.text, /^tessera_test_stored_total\{service="svc-under-test"\} 3$/m);
+  assert.match(first.text, /^tessera_test_waiting\{service="svc-under-test"\} 7$/m);
+  assert.match(first.text, /^tessera_test_seconds_bucket\{le="0.1",service="svc-under-test"\} 1$/m);
+  assert.match(first.text, /^tessera_test_seconds_count\{service="svc-under-test"\} 2$/m);
+  assert.match(first.text, /^process_resident_memory_bytes\{service="svc-under-test"\} \d+$/m, "Node's process metrics too");
+  stored = 10;
+  assert.match((await h1(server.url, "/metrics")).text, /^tessera_test_stored_total\{service="svc-under-test"\} 10$/m);
+  await server.close();
+
+  const bare = await startServer({ name: "t", host: "127.0.0.1", port: 0, bindings: [], log });
+  assert.equal((await h1(bare.url, "/metrics")).status, 404);
+  await bare.close();
 });

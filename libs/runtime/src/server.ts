@@ -14,6 +14,7 @@ import type { Logger } from "./log.js";
 import { createErrorInterceptor, createServerTracingInterceptor } from "./interceptors.js";
 import { routesOf, type ServiceBinding } from "./binding.js";
 import { createConnectFastPath } from "./connect-fast.js";
+import type { MetricsRegistry } from "./metrics.js";
 
 /** A Node request handler for both HTTP/1.1 and HTTP/2 requests. */
 export type NodeHandler = (
@@ -37,6 +38,8 @@ export interface ServerOptions {
   readMaxBytes?: number;
   /** How long close() waits for in-flight calls. */
   drainTimeoutMs?: number;
+  /** Served as Prometheus text at `GET /metrics` (404 without). */
+  metrics?: MetricsRegistry;
 }
 
 /** A running server. */
@@ -47,12 +50,28 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** Answers a scrape; a failing collector is logged and answered 500, never thrown. */
+function serveMetrics(registry: MetricsRegistry, res: http.ServerResponse | http2.Http2ServerResponse, log: Logger): void {
+  registry.metrics().then(
+    (text) => {
+      (res as http.ServerResponse).writeHead(200, { "content-type": registry.contentType });
+      res.end(text);
+    },
+    (err: unknown) => {
+      log.error({ err: (err as Error).message }, "collecting metrics failed");
+      (res as http.ServerResponse).writeHead(500, { "content-type": "text/plain" });
+      res.end("collecting metrics failed\n");
+    },
+  );
+}
+
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 /**
  * Start one listener that speaks HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge) on the
  * same port, serving Connect, gRPC and gRPC-Web for `bindings` (Connect's binary unary and
- * server-streaming calls on a fast path, everything else through connect-node), `/healthz`, the gRPC health
+ * server-streaming calls on a fast path, everything else through connect-node), `/healthz`,
+ * `/metrics` (when given a registry), the gRPC health
  * protocol, and `rest` for everything else. The protocol is told from the first bytes of each
  * connection: the HTTP/2 preface goes to the HTTP/2 server, anything else to HTTP/1.1.
  */
@@ -96,6 +115,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       res.end(body);
       return;
     }
+    if (req.url === "/metrics" && opts.metrics) return serveMetrics(opts.metrics, res, log);
     if (opts.rest) return opts.rest(req, res);
     (res as http.ServerResponse).writeHead(404, { "content-type": "application/json" });
     res.end(JSON.stringify({ error: { message: `no route for ${req.method} ${req.url}`, type: "not_found" } }));

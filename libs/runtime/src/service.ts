@@ -7,6 +7,7 @@ import { createLogger, type Logger } from "./log.js";
 import { startServer, type NodeHandler, type RunningServer } from "./server.js";
 import { onShutdown } from "./shutdown.js";
 import { setupTelemetry } from "./telemetry.js";
+import { createMetricsRegistry, type MetricsRegistry } from "./metrics.js";
 
 /**
  * The default configuration file shipped in the repo (config/tessera.yaml), found by walking
@@ -38,12 +39,12 @@ export interface BuiltService {
 
 /**
  * Run one service as its own process (mesh mode): load and validate configuration, set up
- * tracing, build the service, listen where `mesh.<name>.listen` says (ingress: `server`), and
+ * tracing and a metrics registry (served at /metrics), build the service, listen where `mesh.<name>.listen` says (ingress: `server`), and
  * shut down gracefully on SIGINT/SIGTERM. Start-up errors print what to fix and exit 1.
  */
 export async function runService(
   name: ServiceName,
-  build: (cfg: Config, log: Logger) => Promise<BuiltService>,
+  build: (cfg: Config, log: Logger, metrics: MetricsRegistry) => Promise<BuiltService>,
 ): Promise<RunningServer> {
   const log = createLogger({ name });
   let cfg: Config;
@@ -64,7 +65,8 @@ export async function runService(
     process.stderr.write(`${name}: mesh.${name}.listen is not configured; add it to the configuration file\n`);
     process.exit(1);
   }
-  const svc = await build(cfg, log);
+  const metrics = createMetricsRegistry(name);
+  const svc = await build(cfg, log, metrics);
   const server = await startServer({
     name,
     host: listen.host,
@@ -74,6 +76,7 @@ export async function runService(
     log,
     readMaxBytes: cfg.server.max_body_bytes,
     drainTimeoutMs: cfg.server.drain_timeout_ms,
+    metrics,
   });
   await svc.start?.();
   onShutdown(log, async () => {

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   type ClickHouseClient,
   ClickHouseLogLevel,
@@ -7,11 +8,14 @@ import {
   type Logger as ClientLogger,
   type WarnLogParams,
 } from "@clickhouse/client";
-import { type RequestEvent, Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
-import { createStderrLogger, errorFields, type PortLogger as Logger } from "@tessera/runtime";
-import type { ModelUsageRow, StoredRequest, UsageStore } from "./port.js";
-import { dedupById, RecentIds } from "./rows.js";
-import { escapeString, identifier, integerLiteral } from "./sql.js";
+import type { RequestEvent } from "@tessera/gen/tessera/events/v1/request_event_pb";
+import { createStderrLogger, errorFields, formatPicoUsd, parseUsdToPico, type PortLogger as Logger } from "@tessera/runtime";
+import { latencySql, usageSql, dateTimeSeconds } from "./clickhouse-query.js";
+import { MIGRATIONS, type MigrationContext } from "./clickhouse-schema.js";
+import { type Dimension, type LatencyRow, type Percentiles, RowsRejectedError, type StoredRequest, type UsageRow, type UsageStore } from "./port.js";
+import { planSource, usageByModelVia } from "./query.js";
+import { dedupById, RecentIds, surfaceName } from "./rows.js";
+import { identifier, sqlValues, type SqlValues } from "./sql.js";
 
 /** Options for {@link createClickHouseUsageStore}. */
 export interface ClickHouseUsageStoreOptions {
@@ -33,132 +37,67 @@ export interface ClickHouseUsageStoreOptions {
   recentIds?: number;
   /**
    * Before inserting, ask the server which of the batch's ids it already holds and skip them.
-   * This is what keeps the per-minute rollup exact after a consumer restart (the recent-ids
-   * set is empty then). Costs one small primary-key query per batch. Default true.
+   * This is what keeps the rollups exact after a consumer restart (the recent-ids set is empty
+   * then). Costs one small primary-key query per batch. Default true.
    */
   checkExisting?: boolean;
-}
-
-/** What a migration's statements may depend on. */
-export interface MigrationContext {
-  /** The database name, already checked to be a plain identifier. */
-  db: string;
   /**
-   * The type for a low-cardinality string column: `LowCardinality(String)` where the server
-   * supports it as a regular type, plain `String` on 18.x where it is still experimental.
+   * Migrate up to this schema version only (default: the latest). For staged upgrades, and for
+   * tests that start from an older schema.
    */
-  lowCardinalityString: string;
-}
-
-/** One schema step; its statements must each be idempotent (IF NOT EXISTS). */
-export interface Migration {
-  version: number;
-  name: string;
-  statements(ctx: MigrationContext): string[];
-}
-
-/**
- * The schema, in order. Applied versions are recorded in `schema_migrations`; add a new entry
- * for any change, never edit an applied one.
- */
-export const MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: "requests table and per-minute rollup",
-    statements: ({ db, lowCardinalityString: lc }) => [
-      // One row per request. The sorting key serves per-tenant time-range reads and is also
-      // the deduplication key of ReplacingMergeTree: a redelivered event has the same
-      // (tenant_id, time, request_id), lands in the same monthly partition, and collapses
-      // with its twin on merge (reads use FINAL so they never see both).
-      `CREATE TABLE IF NOT EXISTS ${db}.requests (
-        request_id String,
-        time DateTime,
-        time_ms Int64,
-        tenant_id ${lc},
-        team_id ${lc},
-        key_id ${lc},
-        user_id String,
-        surface ${lc},
-        stream UInt8,
-        model_requested ${lc},
-        model_served ${lc},
-        provider ${lc},
-        deployment ${lc},
-        status_code UInt32,
-        error_type ${lc},
-        prompt_tokens UInt32,
-        completion_tokens UInt32,
-        cached_tokens UInt32,
-        reasoning_tokens UInt32,
-        cache_hit UInt8,
-        attempts UInt32,
-        latency_total_ms Float64,
-        latency_authz_ms Float64,
-        latency_redaction_ms Float64,
-        latency_router_ms Float64,
-        latency_ttft_ms Float64,
-        redaction_types Array(String),
-        redaction_counts Array(UInt32),
-        finish_reason ${lc}
-      ) ENGINE = ReplacingMergeTree
-      PARTITION BY toYYYYMM(time)
-      ORDER BY (tenant_id, time, request_id)`,
-      `CREATE TABLE IF NOT EXISTS ${db}.requests_by_minute (
-        minute DateTime,
-        tenant_id ${lc},
-        team_id ${lc},
-        key_id ${lc},
-        model ${lc},
-        requests UInt64,
-        errors UInt64,
-        prompt_tokens UInt64,
-        completion_tokens UInt64,
-        cached_tokens UInt64,
-        reasoning_tokens UInt64
-      ) ENGINE = SummingMergeTree
-      PARTITION BY toYYYYMM(minute)
-      ORDER BY (tenant_id, minute, team_id, key_id, model)`,
-      // Fed at insert time, so it counts every row inserted into `requests`, duplicates
-      // included: the store skips known ids before inserting (see insert()).
-      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.requests_by_minute_mv TO ${db}.requests_by_minute AS
-      SELECT
-        toStartOfMinute(time) AS minute,
-        tenant_id,
-        team_id,
-        key_id,
-        CAST(if(model_served = '', model_requested, model_served) AS ${lc}) AS model,
-        count() AS requests,
-        countIf(status_code >= 400 OR error_type != '') AS errors,
-        sum(prompt_tokens) AS prompt_tokens,
-        sum(completion_tokens) AS completion_tokens,
-        sum(cached_tokens) AS cached_tokens,
-        sum(reasoning_tokens) AS reasoning_tokens
-      FROM ${db}.requests
-      GROUP BY minute, tenant_id, team_id, key_id, model`,
-    ],
-  },
-];
-
-/** The lowercase surface name stored in the `surface` column ("openai", "grpc", …). */
-export function surfaceName(s: Surface): string {
-  const name = Surface[s] as string | undefined;
-  return name === undefined ? String(s) : name.toLowerCase();
-}
-
-const MAX_DATETIME = 4_294_967_295;
-
-/** Unix seconds for a DateTime column (which holds 1970 … 2106), clamped into range. */
-function dateTimeSeconds(ms: number): number {
-  return Math.min(MAX_DATETIME, Math.max(0, Math.floor(ms / 1000)));
+  schemaVersion?: number;
+  /**
+   * How long start-up waits for another process's migration before taking its lock over (the
+   * other is then presumed dead). Default 120 000 ms: the rollup backfill of version 2 reads the
+   * whole `requests` table once.
+   */
+  migrationLockTimeoutMs?: number;
 }
 
 function finite(x: number | undefined): number {
   return x !== undefined && Number.isFinite(x) ? x : 0;
 }
 
+/**
+ * A Decimal column's value: exact decimal text, written into the JSON as a bare number, since
+ * 18.16 refuses a quoted Decimal and a JavaScript number would lose digits.
+ */
+class DecimalText {
+  constructor(readonly text: string) {}
+}
+
+const usd = (pico: bigint) => new DecimalText(formatPicoUsd(pico));
+
+const SURROGATE = /[\ud800-\udfff]/;
+
+/**
+ * Strings as the server stores them: a lone surrogate (which has no UTF-8 form) becomes U+FFFD.
+ * JSON.stringify would write it as a `\udXXX` escape, which ClickHouse refuses, failing the
+ * whole batch.
+ */
+function wellFormed(_key: string, v: unknown): unknown {
+  return typeof v === "string" && SURROGATE.test(v) ? Buffer.from(v, "utf8").toString("utf8") : v;
+}
+
+/** JSON for one row of {@link toRow}: as JSON.stringify, with DecimalText values as bare numbers. */
+export function stringifyRow(row: unknown): string {
+  if (row === null || typeof row !== "object" || Array.isArray(row)) return JSON.stringify(row, wellFormed);
+  let decimals = "";
+  const plain: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) {
+    if (v instanceof DecimalText) decimals += `,${JSON.stringify(k)}:${v.text}`;
+    else plain[k] = v;
+  }
+  const json = JSON.stringify(plain, wellFormed);
+  if (!decimals) return json;
+  return json === "{}" ? `{${decimals.slice(1)}}` : `${json.slice(0, -1)}${decimals}}`;
+}
+
 /** The JSONEachRow object for one event: one key per column of `requests`. */
 export function toRow(e: RequestEvent): Record<string, unknown> {
   const ms = e.timeUnixMs;
+  const c = e.cost;
+  const cost = { input: c?.inputPicoUsd ?? 0n, output: c?.outputPicoUsd ?? 0n, cached: c?.cachedPicoUsd ?? 0n, reasoning: c?.reasoningPicoUsd ?? 0n };
   return {
     request_id: e.requestId,
     time: dateTimeSeconds(Number(ms)),
@@ -190,6 +129,15 @@ export function toRow(e: RequestEvent): Record<string, unknown> {
     redaction_types: e.redactions.map((r) => r.entityType),
     redaction_counts: e.redactions.map((r) => r.count),
     finish_reason: e.finishReason,
+    prompt_name: e.promptName,
+    prompt_version: e.promptVersion,
+    fallbacks: e.fallbacks,
+    cost_usd: usd(cost.input + cost.output + cost.cached + cost.reasoning),
+    cost_input_usd: usd(cost.input),
+    cost_output_usd: usd(cost.output),
+    cost_cached_usd: usd(cost.cached),
+    cost_reasoning_usd: usd(cost.reasoning),
+    redaction_total: e.redactions.reduce((n, r) => n + r.count, 0),
   };
 }
 
@@ -219,6 +167,37 @@ function clientLoggerClass(log: Logger): new () => ClientLogger {
 }
 
 /**
+ * Server error codes that mean "these rows can never go in": parse and type errors on the
+ * data. Everything else (network, timeouts, memory, too many parts, a missing table during a
+ * migration) may pass on a retry.
+ */
+const REJECTED_CODES = new Set([
+  6, // CANNOT_PARSE_TEXT
+  26, // CANNOT_PARSE_QUOTED_STRING
+  27, // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+  38, // CANNOT_PARSE_DATE
+  41, // CANNOT_PARSE_DATETIME
+  53, // TYPE_MISMATCH
+  69, // ARGUMENT_OUT_OF_BOUND
+  70, // CANNOT_CONVERT_TYPE
+  72, // CANNOT_PARSE_NUMBER
+  117, // INCORRECT_DATA
+  131, // TOO_LARGE_STRING_SIZE
+  349, // CANNOT_INSERT_NULL_IN_ORDINARY_COLUMN
+]);
+
+/**
+ * A {@link RowsRejectedError} for a data error, else `err` unchanged. The client parses
+ * current servers' errors into a `code`; 18.16's ("Code: 27, e.displayText() = …") it leaves
+ * as plain text.
+ */
+function rejectedOr(err: unknown): unknown {
+  const code = Number((err as { code?: unknown }).code ?? /^Code: (\d+)/.exec((err as Error).message ?? "")?.[1]);
+  if (!REJECTED_CODES.has(code)) return err;
+  return new RowsRejectedError(`ClickHouse refused the rows (code ${code}): ${(err as Error).message.slice(0, 500)}`, { cause: err });
+}
+
+/**
  * How a 64-bit integer arrives in JSON output: quoted by default
  * (`output_format_json_quote_64bit_integers`), a bare number where a server turned that off.
  */
@@ -227,16 +206,56 @@ type Int64Json = string | number;
 /** Ids per existence-check query: keeps the SQL text far below 18.16's 256 KiB max_query_size. */
 const EXISTING_CHUNK = 2_000;
 
+/** One row of usageSql's answer. */
+interface UsageJson {
+  b?: Int64Json;
+  [dim: `d${number}`]: string;
+  s_requests: Int64Json;
+  s_errors: Int64Json;
+  s_prompt_tokens: Int64Json;
+  s_completion_tokens: Int64Json;
+  s_cached_tokens: Int64Json;
+  s_reasoning_tokens: Int64Json;
+  s_cache_hits: Int64Json;
+  s_cost_input: string;
+  s_cost_output: string;
+  s_cost_cached: string;
+  s_cost_reasoning: string;
+  s_latency_sum: number;
+}
+
+/** One row of latencySql's answer. */
+interface LatencyJson {
+  b?: Int64Json;
+  [dim: `d${number}`]: string;
+  n: Int64Json;
+  total: number[];
+  streams: Int64Json;
+  ttft: number[];
+}
+
+/** A row's bucket (the range's start without buckets) and grouped dimensions. */
+function groupOf(x: { b?: Int64Json; [dim: `d${number}`]: string }, groupBy: readonly Dimension[], fromMs: number) {
+  const dims: Partial<Record<Dimension, string>> = {};
+  groupBy.forEach((d, i) => (dims[d] = x[`d${i}`]));
+  return { bucketStartMs: x.b === undefined ? fromMs : Number(x.b) * 1000, dims };
+}
+
+const percentiles = (xs: number[]): Percentiles => [xs[0] ?? 0, xs[1] ?? 0, xs[2] ?? 0, xs[3] ?? 0];
+
 /**
  * The usage store on ClickHouse. Works on Debian's ClickHouse 18.16 and on current releases:
- * no query parameters (values are escaped into SQL by {@link escapeString}), no DateTime64,
- * LowCardinality only where it is not experimental, no HTTP compression.
+ * server-side query parameters where the server has them (found out once), escaped literals
+ * where it does not; no DateTime64, LowCardinality only where it is not experimental, no HTTP
+ * compression.
  */
 export function createClickHouseUsageStore(opts: ClickHouseUsageStoreOptions): UsageStore {
   const db = identifier(opts.database ?? "tessera", "createClickHouseUsageStore: database");
   const log = opts.log ?? createStderrLogger("usage-store.clickhouse");
   const checkExisting = opts.checkExisting ?? true;
   const recent = new RecentIds(opts.recentIds ?? 200_000);
+  const migrations = MIGRATIONS.filter((m) => m.version <= (opts.schemaVersion ?? Infinity));
+  const lockTimeoutMs = opts.migrationLockTimeoutMs ?? 120_000;
   const client: ClickHouseClient = createClient({
     url: opts.url,
     username: opts.username ?? "default",
@@ -245,12 +264,31 @@ export function createClickHouseUsageStore(opts: ClickHouseUsageStoreOptions): U
     // 18.16 copes with gzip, but uncompressed keeps both ends simple and is cheap on loopback
     // or a LAN; the rows are small.
     compression: { request: false, response: false },
+    json: { stringify: stringifyRow },
     log: { LoggerClass: clientLoggerClass(log), level: ClickHouseLogLevel.WARN },
   });
 
-  async function rows<T>(query: string): Promise<T[]> {
-    const rs = await client.query({ query, format: "JSONEachRow" });
+  async function rows<T>(query: string, params: SqlValues["params"] = {}): Promise<T[]> {
+    const rs = await client.query({ query, format: "JSONEachRow", ...(Object.keys(params).length > 0 ? { query_params: params } : {}) });
     return rs.json<T>();
+  }
+
+  /**
+   * Whether the server takes `{name:Type}` parameters (19.x and later), asked once: 18.16
+   * refuses the `param_*` arguments as unknown settings.
+   */
+  let serverParams: Promise<boolean> | undefined;
+  function paramsSupported(): Promise<boolean> {
+    serverParams ??= rows<{ v: string }>("SELECT {probe:String} AS v", { probe: "ok" }).then(
+      (r) => r[0]?.v === "ok",
+      () => false,
+    );
+    return serverParams;
+  }
+
+  /** Values for one query, in the form the server takes. */
+  async function values(): Promise<SqlValues> {
+    return sqlValues(await paramsSupported());
   }
 
   async function lowCardinalitySupported(): Promise<boolean> {
@@ -272,19 +310,51 @@ export function createClickHouseUsageStore(opts: ClickHouseUsageStoreOptions): U
       const chunk = events.slice(i, i + EXISTING_CHUNK);
       const tenants = [...new Set(chunk.map((e) => e.tenantId))];
       const secs = chunk.map((e) => dateTimeSeconds(Number(e.timeUnixMs)));
+      const v = await values();
       const r = await rows<{ request_id: string }>(
         `SELECT request_id FROM ${db}.requests
-         WHERE tenant_id IN (${tenants.map(escapeString).join(",")})
-           AND time >= toDateTime(${integerLiteral(Math.min(...secs))})
-           AND time <= toDateTime(${integerLiteral(Math.max(...secs))})
-           AND request_id IN (${chunk.map((e) => escapeString(e.requestId)).join(",")})`,
+         WHERE tenant_id IN (${tenants.map(v.string).join(",")})
+           AND time >= toDateTime(${v.integer(Math.min(...secs), "UInt32")})
+           AND time <= toDateTime(${v.integer(Math.max(...secs), "UInt32")})
+           AND request_id IN (${chunk.map((e) => v.string(e.requestId)).join(",")})`,
+        v.params,
       );
       for (const { request_id } of r) found.add(request_id);
     }
     return found;
   }
 
-  return {
+  /**
+   * Run `fn` while holding the database's migration lock: a table that only one process can
+   * create (ClickHouse has no other lock; 18.16 not even ADD COLUMN IF NOT EXISTS), so replicas
+   * starting together migrate one at a time. A lock older than `lockTimeoutMs` is taken to be
+   * left by a process that died mid-way (every step is safe to run again) and taken over.
+   */
+  async function withMigrationLock(fn: () => Promise<void>): Promise<void> {
+    const lock = `${db}.schema_migrations_lock`;
+    const deadline = Date.now() + lockTimeoutMs;
+    for (;;) {
+      try {
+        await client.command({ query: `CREATE TABLE ${lock} (at DateTime) ENGINE = TinyLog` });
+        break;
+      } catch (err) {
+        if (!/already exists/i.test((err as Error).message)) throw err;
+      }
+      if (Date.now() > deadline) {
+        log.warn({ database: db, lock, waitedMs: lockTimeoutMs }, "usage-store migration lock held too long; taking it over");
+        await client.command({ query: `DROP TABLE IF EXISTS ${lock}` });
+        continue;
+      }
+      await sleep(100);
+    }
+    try {
+      await fn();
+    } finally {
+      await client.command({ query: `DROP TABLE IF EXISTS ${lock}` });
+    }
+  }
+
+  const store: UsageStore = {
     async migrate() {
       await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${db}` });
       await client.command({
@@ -294,75 +364,107 @@ export function createClickHouseUsageStore(opts: ClickHouseUsageStoreOptions): U
           applied_at DateTime
         ) ENGINE = ReplacingMergeTree ORDER BY version`,
       });
-      const applied = new Set(
-        (await rows<{ version: number }>(`SELECT version FROM ${db}.schema_migrations FINAL`)).map((r) =>
-          Number(r.version),
-        ),
-      );
-      const pending = MIGRATIONS.filter((m) => !applied.has(m.version));
-      if (pending.length === 0) return;
-      const ctx: MigrationContext = {
-        db,
-        lowCardinalityString: (await lowCardinalitySupported()) ? "LowCardinality(String)" : "String",
-      };
-      for (const m of pending) {
-        for (const statement of m.statements(ctx)) await client.command({ query: statement });
-        await client.insert({
-          table: `${db}.schema_migrations`,
-          values: [{ version: m.version, name: m.name, applied_at: Math.floor(Date.now() / 1000) }],
-          format: "JSONEachRow",
-        });
-        log.info({ database: db, version: m.version, migration: m.name }, "applied usage-store migration");
-      }
+      // Find out once, at start-up, how values reach the server.
+      const params = await paramsSupported();
+      log.info({ database: db, serverParams: params }, params ? "usage-store queries bind values as server-side parameters" : "usage-store queries write values as escaped literals (the server has no query parameters)");
+      const applied = async () =>
+        new Set((await rows<{ version: number }>(`SELECT version FROM ${db}.schema_migrations FINAL`)).map((r) => Number(r.version)));
+      const pendingOf = (done: Set<number>) => migrations.filter((m) => !done.has(m.version));
+      if (pendingOf(await applied()).length === 0) return;
+      await withMigrationLock(async () => {
+        const pending = pendingOf(await applied()); // another process may have done them meanwhile
+        if (pending.length === 0) return;
+        const ctx: MigrationContext = {
+          db,
+          lowCardinalityString: (await lowCardinalitySupported()) ? "LowCardinality(String)" : "String",
+          command: async (query) => void (await client.command({ query })),
+          columns: async (table) =>
+            new Set(
+              (await rows<{ name: string }>(`SELECT name FROM system.columns WHERE database = '${db}' AND table = '${identifier(table)}'`)).map((c) => c.name),
+            ),
+          exists: async (table) => (await rows(`SELECT name FROM system.tables WHERE database = '${db}' AND name = '${identifier(table)}'`)).length > 0,
+        };
+        for (const m of pending) {
+          await m.apply(ctx);
+          await client.insert({
+            table: `${db}.schema_migrations`,
+            values: [{ version: m.version, name: m.name, applied_at: Math.floor(Date.now() / 1000) }],
+            format: "JSONEachRow",
+          });
+          log.info({ database: db, version: m.version, migration: m.name }, "applied usage-store migration");
+        }
+      });
     },
 
     async insert(events) {
       let batch = dedupById(events).filter((e) => !recent.has(e.requestId));
-      if (batch.length === 0) return;
+      if (batch.length === 0) return 0;
       if (checkExisting) {
         const known = await existingIds(batch);
         if (known.size > 0) {
           batch = batch.filter((e) => !known.has(e.requestId));
           for (const id of known) recent.add(id);
         }
-        if (batch.length === 0) return;
+        if (batch.length === 0) return 0;
       }
-      await client.insert({ table: `${db}.requests`, values: batch.map(toRow), format: "JSONEachRow" });
+      try {
+        await client.insert({ table: `${db}.requests`, values: batch.map(toRow), format: "JSONEachRow" });
+      } catch (err) {
+        throw rejectedOr(err);
+      }
       for (const e of batch) recent.add(e.requestId);
+      return batch.length;
     },
 
-    async usageByModel(tenantId, fromMs, toMs) {
-      const from = Math.ceil(fromMs);
-      const to = Math.ceil(toMs);
-      if (!(to > from)) return [];
-      const r = await rows<{ model: string; requests: Int64Json; pt: Int64Json; ct: Int64Json; errors: Int64Json }>(
-        `SELECT
-           if(model_served = '', model_requested, model_served) AS model,
-           count() AS requests,
-           sum(prompt_tokens) AS pt,
-           sum(completion_tokens) AS ct,
-           countIf(status_code >= 400 OR error_type != '') AS errors
-         FROM ${db}.requests FINAL
-         WHERE tenant_id = ${escapeString(tenantId)}
-           AND time >= toDateTime(${integerLiteral(dateTimeSeconds(from))})
-           AND time <= toDateTime(${integerLiteral(dateTimeSeconds(to - 1))})
-           AND time_ms >= ${integerLiteral(from)}
-           AND time_ms < ${integerLiteral(to)}
-         GROUP BY model
-         ORDER BY model`,
-      );
-      return r.map(
-        (x): ModelUsageRow => ({
-          model: x.model,
-          requests: Number(x.requests),
-          promptTokens: Number(x.pt),
-          completionTokens: Number(x.ct),
-          errors: Number(x.errors),
+    async queryUsage(q) {
+      const source = planSource(q);
+      if (!(Math.ceil(q.toMs) > Math.ceil(q.fromMs))) return { rows: [], source };
+      const v = await values();
+      const r = await rows<UsageJson>(usageSql(db, q, source, v), v.params);
+      return {
+        source,
+        // An aggregate without GROUP BY answers one row even over no requests: not a group.
+        rows: r.filter((x) => Number(x.s_requests) > 0).map(
+          (x): UsageRow => ({
+            ...groupOf(x, q.groupBy, q.fromMs),
+            requests: Number(x.s_requests),
+            errors: Number(x.s_errors),
+            promptTokens: Number(x.s_prompt_tokens),
+            completionTokens: Number(x.s_completion_tokens),
+            cachedTokens: Number(x.s_cached_tokens),
+            reasoningTokens: Number(x.s_reasoning_tokens),
+            cacheHits: Number(x.s_cache_hits),
+            cost: {
+              input: parseUsdToPico(x.s_cost_input),
+              output: parseUsdToPico(x.s_cost_output),
+              cached: parseUsdToPico(x.s_cost_cached),
+              reasoning: parseUsdToPico(x.s_cost_reasoning),
+            },
+            latencySumMs: x.s_latency_sum,
+          }),
+        ),
+      };
+    },
+
+    async queryLatency(q) {
+      if (!(Math.ceil(q.toMs) > Math.ceil(q.fromMs))) return [];
+      const v = await values();
+      const r = await rows<LatencyJson>(latencySql(db, q, v), v.params);
+      return r.filter((x) => Number(x.n) > 0).map(
+        (x): LatencyRow => ({
+          ...groupOf(x, q.groupBy, q.fromMs),
+          requests: Number(x.n),
+          total: percentiles(x.total),
+          streams: Number(x.streams),
+          ttft: percentiles(x.ttft),
         }),
       );
     },
 
+    usageByModel: (tenantId, fromMs, toMs) => usageByModelVia(store, tenantId, fromMs, toMs),
+
     async findRequest(requestId) {
+      const v = await values();
       const r = await rows<{
         request_id: string;
         time_ms: Int64Json;
@@ -376,12 +478,23 @@ export function createClickHouseUsageStore(opts: ClickHouseUsageStoreOptions): U
         prompt_tokens: number;
         completion_tokens: number;
         stream: number;
+        prompt_name: string;
+        prompt_version: number;
+        fallbacks: number;
+        cost_input_usd: string;
+        cost_output_usd: string;
+        cost_cached_usd: string;
+        cost_reasoning_usd: string;
       }>(
         `SELECT request_id, time_ms, tenant_id, key_id, model_requested, model_served, provider,
-                deployment, status_code, prompt_tokens, completion_tokens, stream
+                deployment, status_code, prompt_tokens, completion_tokens, stream, prompt_name,
+                prompt_version, fallbacks, toString(cost_input_usd) AS cost_input_usd,
+                toString(cost_output_usd) AS cost_output_usd, toString(cost_cached_usd) AS cost_cached_usd,
+                toString(cost_reasoning_usd) AS cost_reasoning_usd
          FROM ${db}.requests
-         WHERE request_id = ${escapeString(requestId)}
+         WHERE request_id = ${v.string(requestId)}
          LIMIT 1`,
+        v.params,
       );
       const x = r[0];
       if (!x) return undefined;
@@ -398,6 +511,15 @@ export function createClickHouseUsageStore(opts: ClickHouseUsageStoreOptions): U
         promptTokens: Number(x.prompt_tokens),
         completionTokens: Number(x.completion_tokens),
         stream: Number(x.stream) === 1,
+        promptName: x.prompt_name,
+        promptVersion: Number(x.prompt_version),
+        fallbacks: Number(x.fallbacks),
+        cost: {
+          input: parseUsdToPico(x.cost_input_usd),
+          output: parseUsdToPico(x.cost_output_usd),
+          cached: parseUsdToPico(x.cost_cached_usd),
+          reasoning: parseUsdToPico(x.cost_reasoning_usd),
+        },
       } satisfies StoredRequest;
     },
 
@@ -405,4 +527,5 @@ export function createClickHouseUsageStore(opts: ClickHouseUsageStoreOptions): U
       await client.close();
     },
   };
+  return store;
 }

@@ -1,4 +1,4 @@
-import type { RequestEvent } from "@tessera/gen/tessera/events/v1/request_event_pb";
+import { type RequestEvent, Surface } from "@tessera/gen/tessera/events/v1/request_event_pb";
 
 /** Whether a request counts as an error in usage totals: an HTTP error status or an error type. */
 export function isError(e: { statusCode: number; errorType: string }): boolean {
@@ -8,6 +8,12 @@ export function isError(e: { statusCode: number; errorType: string }): boolean {
 /** The model usage is reported under: the one that served, else the one asked for. */
 export function usageModel(e: { modelServed: string; modelRequested: string }): string {
   return e.modelServed !== "" ? e.modelServed : e.modelRequested;
+}
+
+/** The lowercase surface name stored in the `surface` column ("openai", "grpc", …). */
+export function surfaceName(s: Surface): string {
+  const name = Surface[s] as string | undefined;
+  return name === undefined ? String(s) : name.toLowerCase();
 }
 
 /** Keeps the first event per request_id, in order. */

@@ -46,3 +46,37 @@ export function identifier(name: string, what = "identifier"): string {
   }
   return name;
 }
+
+/**
+ * The values of one query, bound as server-side parameters (`{p0:String}`, ClickHouse 19.x and
+ * later: the client sends them apart from the SQL text) where the server has them, else written
+ * into the text as literals by the escaper above. Either way no caller text reaches the SQL
+ * unescaped.
+ */
+export interface SqlValues {
+  /** A String value. */
+  string(value: string): string;
+  /** An integer value of a ClickHouse integer type (e.g. "Int64", "UInt32"). */
+  integer(value: number | bigint, type: string): string;
+  /** The parameters to send with the query (empty with literals). */
+  readonly params: Record<string, string | number | bigint>;
+}
+
+/** Values for one query: server-side parameters when `serverParams`, escaped literals otherwise. */
+export function sqlValues(serverParams: boolean): SqlValues {
+  const params: Record<string, string | number | bigint> = {};
+  let n = 0;
+  const bind = (value: string | number | bigint, type: string) => {
+    const name = `p${n++}`;
+    params[name] = value;
+    return `{${name}:${type}}`;
+  };
+  return {
+    params,
+    string: (v) => (serverParams ? bind(v, "String") : escapeString(v)),
+    integer: (v, type) => {
+      const text = integerLiteral(v);
+      return serverParams ? bind(v, identifier(type, "integer type")) : text;
+    },
+  };
+}

@@ -1,5 +1,5 @@
 import type { EventConsumer, EventPublisher } from "@tessera/events";
-import { createKafkaConsumer, createKafkaPublisher, createMemoryEventBus } from "@tessera/events";
+import { consumerFromConfig, memoryBusFromConfig, observePublisher, publisherFromConfig } from "@tessera/events";
 import type { UsageStore } from "@tessera/usage-store";
 import type { DescService } from "@bufbuild/protobuf";
 import { AuthzService } from "@tessera/gen/tessera/authz/v1/authz_pb";
@@ -9,9 +9,12 @@ import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
 import { PromptAdminService } from "@tessera/gen/tessera/promptregistry/v1/prompt_admin_pb";
 import { createSqlDatabases } from "@tessera/sql";
+import { MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import { build as buildPromptRegistry } from "@tessera/prompt-registry";
 import {
   createDirectClient,
+  createMetricsRegistry,
+  createPriceTable,
   startServer,
   type BuiltService,
   type ServiceBinding,
@@ -37,15 +40,14 @@ export interface AllInOne {
   stop(): Promise<void>;
 }
 
-function eventBus(cfg: Config, log: Logger): { publisher: EventPublisher; consumer: EventConsumer } {
+function eventBus(cfg: Config, log: Logger): { publisher: EventPublisher & { dropped(): number }; consumer: EventConsumer } {
   if (cfg.events.kind === "memory") {
-    const bus = createMemoryEventBus({ log });
+    const bus = memoryBusFromConfig(cfg, log);
     return { publisher: bus, consumer: bus };
   }
-  const { brokers, topic, group_id } = cfg.events;
   return {
-    publisher: createKafkaPublisher({ brokers, topic, clientId: "tessera", log }),
-    consumer: createKafkaConsumer({ brokers, topic, groupId: group_id, clientId: "tessera", log }),
+    publisher: publisherFromConfig(cfg.events, "all-in-one", log),
+    consumer: consumerFromConfig(cfg, cfg.events, "all-in-one", log),
   };
 }
 
@@ -74,7 +76,9 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
   const promptRegistry = await buildPromptRegistry(cfg, log.child({ component: "prompt-registry" }), { databases, admin: adminClient });
   const { publisher, consumer } = eventBus(cfg, log);
   const store = createUsageStore(cfg, log);
-  const metering = createMetering({ consumer, store, log: log.child({ component: "metering" }) });
+  const metrics = createMetricsRegistry("tessera");
+  observePublisher(metrics, publisher);
+  const metering = createMetering({ consumer, store, prices: createPriceTable(cfg.prices), admin: adminClient, log: log.child({ component: "metering" }), metrics });
   const ingress = createIngress({
     authz: createDirectClient(binding(authz, AuthzService)),
     admin: adminClient,
@@ -82,6 +86,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
     router: createDirectClient(binding(router, RouterService)),
     prompts: createDirectClient(binding(promptRegistry, PromptRegistryService)),
     promptAdmin: createDirectClient(binding(promptRegistry, PromptAdminService)),
+    metering: createDirectClient(binding(metering, MeteringService)),
     events: publisher,
     log,
     maxBodyBytes: cfg.server.max_body_bytes,
@@ -98,6 +103,7 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
     log,
     readMaxBytes: cfg.server.max_body_bytes,
     drainTimeoutMs: cfg.server.drain_timeout_ms,
+    metrics,
   });
   let stopping: Promise<void> | undefined;
   return {

@@ -38,6 +38,8 @@ import type { PromptAdminService } from "@tessera/gen/tessera/promptregistry/v1/
 import { duration, isoTime, list, oneOf, uint32, uint64, usd, UsageError } from "./args.js";
 import { record, table, time, type Column } from "./output.js";
 import { PROMPTS } from "./prompts.js";
+import { MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
+import { USAGE } from "./usage-commands.js";
 
 /** One option a command takes: always a value, shown as `--name META`. */
 export interface OptionSpec {
@@ -45,11 +47,13 @@ export interface OptionSpec {
   help: string;
 }
 
-/** What a command's `run` gets: the admin client and its checked arguments. */
+/** What a command's `run` gets: the clients and its checked arguments. */
 export interface CommandContext {
   admin: Client<typeof AdminService>;
   /** prompt-registry's admin API (same address, same token). */
   prompts: Client<typeof PromptAdminService>;
+  /** The usage API. */
+  metering: Client<typeof MeteringService>;
   /** Headers (the token) and timeout for every call. */
   call: CallOptions;
   /** An option's value, if given. */
@@ -484,4 +488,4 @@ const AUDIT: Command = {
 };
 
 /** Every command, in help order. */
-export const COMMANDS: readonly Command[] = [WHOAMI, ...TENANTS, ...TEAMS, ...USERS, ...KEYS, ...LIMITS, ...BUDGETS, ...SUBSCRIPTIONS, AUDIT, ...PROMPTS];
+export const COMMANDS: readonly Command[] = [WHOAMI, ...TENANTS, ...TEAMS, ...USERS, ...KEYS, ...LIMITS, ...BUDGETS, ...SUBSCRIPTIONS, AUDIT, ...PROMPTS, ...USAGE];

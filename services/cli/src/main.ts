@@ -6,6 +6,7 @@ import { Code, ConnectError, createClient, type CallOptions } from "@connectrpc/
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { AdminService } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import { PromptAdminService } from "@tessera/gen/tessera/promptregistry/v1/prompt_admin_pb";
+import { MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import { UsageError } from "./args.js";
 import { COMMANDS, type Command, type CommandContext, type CommandOutput, type OptionSpec } from "./commands.js";
 
@@ -144,8 +145,8 @@ function optionsConfig(cmd: Command): NonNullable<ParseArgsConfig["options"]> {
   return config;
 }
 
-/** The admin clients for --url and the call options carrying --token. */
-function connect(url: string, token: string): Pick<CommandContext, "admin" | "prompts" | "call"> {
+/** The clients for --url and the call options carrying --token. */
+function connect(url: string, token: string): Pick<CommandContext, "admin" | "prompts" | "metering" | "call"> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -157,6 +158,7 @@ function connect(url: string, token: string): Pick<CommandContext, "admin" | "pr
   return {
     admin: createClient(AdminService, transport),
     prompts: createClient(PromptAdminService, transport),
+    metering: createClient(MeteringService, transport),
     call: { headers: token ? { authorization: `Bearer ${token}` } : {}, timeoutMs: TIMEOUT_MS },
   };
 }

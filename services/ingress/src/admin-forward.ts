@@ -3,7 +3,7 @@ import type { CallOptions, Client, HandlerContext, ServiceImpl } from "@connectr
 import { bind, REMOTE_ADDRESS, SOURCE_IP_HEADER, type ServiceBinding } from "@tessera/runtime";
 import { credentialOf } from "./rest/http.js";
 
-/** The headers an admin call carries to its service: the caller's credential and address, nothing else. */
+/** The headers a forwarded call carries: the caller's credential and address, nothing else. */
 export function adminCallHeaders(credential: string, sourceIp: string): Record<string, string> {
   const h: Record<string, string> = { [SOURCE_IP_HEADER]: sourceIp };
   if (credential) h["authorization"] = `Bearer ${credential}`;
@@ -11,10 +11,10 @@ export function adminCallHeaders(credential: string, sourceIp: string): Record<s
 }
 
 /**
- * An admin service on the public port (authz's AdminService, prompt-registry's
- * PromptAdminService): every call is passed to the service (in process or over the mesh) with
- * the caller's credential and address, so there is one front door in both topologies and authz
- * stays the only judge of who the caller is.
+ * A service of unary methods on the public port (authz's AdminService, prompt-registry's
+ * PromptAdminService, metering's usage API): every call is passed to the service that owns it
+ * (in process or over the mesh) with the caller's credential and address, so there is one front
+ * door in both topologies and authz stays the only judge of who the caller is.
  */
 export function adminForward<S extends DescService>(service: S, client: Client<S>): ServiceBinding<S> {
   const impl: Record<string, (req: object, ctx: HandlerContext) => Promise<object>> = {};

@@ -5,11 +5,12 @@ import { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb
 import { RouterService } from "@tessera/gen/tessera/router/v1/router_pb";
 import { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
 import { PromptAdminService } from "@tessera/gen/tessera/promptregistry/v1/prompt_admin_pb";
+import { MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import type { EventPublisher } from "@tessera/events";
 import { openPolicies, openVault, type PolicySet, type Vault } from "@tessera/guardrails";
-import { createKafkaPublisher } from "@tessera/events";
+import { observePublisher, publisherFromConfig } from "@tessera/events";
 import { errorToOpenAI } from "@tessera/openai-format";
-import { createMeshClient, meshUrl, TesseraError, type BuiltService, type Config, type Logger } from "@tessera/runtime";
+import { createMeshClient, meshUrl, TesseraError, type BuiltService, type Config, type Logger, type MetricsRegistry } from "@tessera/runtime";
 import { createCallPipeline } from "./domain/call.js";
 import { createApiRunner } from "./domain/chain.js";
 import { createAnthropicSurface } from "./rest/anthropic.js";
@@ -17,6 +18,7 @@ import { createGeminiSurface } from "./rest/gemini.js";
 import { createOpenAISurface } from "./rest/openai.js";
 import { ADMIN_ROUTES, adminApi, createAdminRest } from "./rest/admin.js";
 import { PROMPT_ADMIN_ROUTES } from "./rest/prompt-admin.js";
+import { createUsageRest } from "./rest/usage.js";
 import { sendJson } from "./rest/http.js";
 import { gatewayService } from "./routes.js";
 import { adminForward } from "./admin-forward.js";
@@ -31,6 +33,8 @@ export interface IngressDeps {
   prompts: Client<typeof PromptRegistryService>;
   /** prompt-registry's admin API, served on the public port too. */
   promptAdmin: Client<typeof PromptAdminService>;
+  /** metering's usage API, served on the public port too. */
+  metering: Client<typeof MeteringService>;
   events: EventPublisher;
   log: Logger;
   maxBodyBytes: number;
@@ -57,9 +61,11 @@ export function createIngress(deps: IngressDeps): BuiltService {
   const gemini = createGeminiSurface({ pipeline, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
   const adminApis = [adminApi(AdminService, deps.admin, ADMIN_ROUTES), adminApi(PromptAdminService, deps.promptAdmin, PROMPT_ADMIN_ROUTES)];
   const admin = createAdminRest({ apis: adminApis, maxBodyBytes: deps.maxBodyBytes, log: deps.log });
+  const usage = createUsageRest({ metering: deps.metering, log: deps.log });
   return {
-    bindings: [gatewayService({ pipeline, apis }), adminForward(AdminService, deps.admin), adminForward(PromptAdminService, deps.promptAdmin)],
+    bindings: [gatewayService({ pipeline, apis }), adminForward(AdminService, deps.admin), adminForward(PromptAdminService, deps.promptAdmin), adminForward(MeteringService, deps.metering)],
     rest: (req, res) => {
+      if (usage(req, res)) return;
       if (openai(req, res)) return;
       if (anthropic(req, res)) return;
       if (gemini(req, res)) return;
@@ -71,8 +77,8 @@ export function createIngress(deps: IngressDeps): BuiltService {
   };
 }
 
-/** Build ingress as its own process: peers over HTTP/2, events to Kafka. */
-export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
+/** Build ingress as its own process: peers over HTTP/2, events to Kafka (spooled to disk while it is down). */
+export async function build(cfg: Config, log: Logger, metrics?: MetricsRegistry): Promise<BuiltService> {
   if (cfg.events.kind !== "kafka")
     throw new Error("ingress as its own process needs events.kind: kafka (the in-process queue only works all-in-one)");
   const authz = createMeshClient(AuthzService, meshUrl(cfg, "authz"));
@@ -81,8 +87,11 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
   const router = createMeshClient(RouterService, meshUrl(cfg, "router"));
   const prompts = createMeshClient(PromptRegistryService, meshUrl(cfg, "prompt_registry"));
   const promptAdmin = createMeshClient(PromptAdminService, meshUrl(cfg, "prompt_registry"));
+  const metering = createMeshClient(MeteringService, meshUrl(cfg, "metering"));
   const policies = openPolicies(cfg);
   const vault = openVault(cfg, policies, true);
+  const events = publisherFromConfig(cfg.events, "ingress", log);
+  if (metrics) observePublisher(metrics, events);
   const ingress = createIngress({
     authz,
     admin,
@@ -90,7 +99,8 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
     router,
     prompts,
     promptAdmin,
-    events: createKafkaPublisher({ brokers: cfg.events.brokers, topic: cfg.events.topic, clientId: "tessera-ingress", log }),
+    metering,
+    events,
     log,
     maxBodyBytes: cfg.server.max_body_bytes,
     policies,
@@ -100,7 +110,7 @@ export async function build(cfg: Config, log: Logger): Promise<BuiltService> {
     ...ingress,
     stop: async () => {
       await ingress.stop();
-      for (const c of [authz, admin, redaction, router, prompts, promptAdmin]) c.close();
+      for (const c of [authz, admin, redaction, router, prompts, promptAdmin, metering]) c.close();
       await vault.close();
     },
   };

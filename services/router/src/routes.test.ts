@@ -37,7 +37,7 @@ describe("router service, in memory and on a real port", () => {
       const res = await client().route(req("gpt-fake", "abc"));
       assert.equal(res.response!.choices[0]!.message!.content, "Echo: abc");
       assert.equal(res.response!.usage!.completionTokens, SCENARIO_USAGE.completion);
-      assert.deepEqual({ ...res.served!, $typeName: undefined }, { $typeName: undefined, deployment: "fake/gpt-4o-mini", provider: "openai", providerModel: "gpt-4o-mini", attempts: 1 });
+      assert.deepEqual({ ...res.served!, $typeName: undefined }, { $typeName: undefined, deployment: "fake/gpt-4o-mini", provider: "openai", providerModel: "gpt-4o-mini", attempts: 1, fallbacks: 0 });
     });
 
     test(`${name}: RouteStream yields chunks, served on the first, usage on the last`, async () => {

@@ -210,6 +210,7 @@ export function createCallPipeline(deps: CallDeps) {
     ev.provider = s.provider;
     ev.deployment = s.deployment;
     ev.attempts = s.attempts;
+    ev.fallbacks = s.fallbacks;
   }
 
   function setUsage(ev: RequestEvent, u: Usage | undefined) {

@@ -86,6 +86,7 @@ describe("router core: retries and fallback", () => {
     const r = await c.route(chat(), attrs(), signal());
     assert.equal(r.served.deployment, "a");
     assert.equal(r.served.attempts, 2);
+    assert.equal(r.served.fallbacks, 0, "a retry is not a fallback");
     assert.equal(a.calls(), 2);
     assert.ok(lines.some((l) => l.includes("retrying")), "the retry is logged");
   });
@@ -96,6 +97,7 @@ describe("router core: retries and fallback", () => {
     const r = await c.route(chat(), attrs(), signal());
     assert.equal(r.served.deployment, "b");
     assert.equal(r.served.attempts, 4);
+    assert.equal(r.served.fallbacks, 1);
     assert.equal(a.calls(), 3);
   });
 
@@ -160,6 +162,7 @@ describe("router core: streams", () => {
     assert.deepEqual(out, ["b0", "b1"]);
     assert.equal(served!.deployment, "b");
     assert.equal(served!.attempts, 2);
+    assert.equal(served!.fallbacks, 1);
   });
 
   test("after the first chunk a failure ends the stream: never a second deployment", async () => {
@@ -186,6 +189,7 @@ describe("router core: circuit breaker", () => {
     const r = await c.route(chat(), attrs(), signal());
     assert.equal(r.served.deployment, "b");
     assert.equal(r.served.attempts, 1, "the open deployment costs no attempt");
+    assert.equal(r.served.fallbacks, 0, "nor counts as a fallback");
     assert.equal(a.calls(), before);
   });
 

@@ -56,6 +56,8 @@ export interface ServedInfo {
   provider: string;
   providerModel: string;
   attempts: number;
+  /** Deployments that failed before this one answered. */
+  fallbacks: number;
 }
 
 /** Retry, timeout and health settings (routing in the configuration). */
@@ -152,8 +154,8 @@ export function createRouterCore(models: ModelEntry[], opts: RouterOptions, log:
     return random() * Math.min(opts.backoffMaxMs, opts.backoffBaseMs * 2 ** k);
   }
 
-  function served(d: Deployment, attempts: number): ServedInfo {
-    return { deployment: d.id, provider: d.providerKind, providerModel: d.model, attempts };
+  function served(r: { d: Deployment; attempts: number; fallbacks: number }): ServedInfo {
+    return { deployment: r.d.id, provider: r.d.providerKind, providerModel: r.d.model, attempts: r.attempts, fallbacks: r.fallbacks };
   }
 
   /** Every deployment's breaker is open: fail fast, saying when one will be tried again. */
@@ -181,6 +183,7 @@ export function createRouterCore(models: ModelEntry[], opts: RouterOptions, log:
    */
   async function run<T>(model: string, list: Deployment[], signal: AbortSignal, timedOut: () => boolean, attempt: (d: Deployment) => Promise<T>) {
     let attempts = 0;
+    let fallbacks = 0;
     let last: unknown;
     for (const d of list) {
       const state = breakers.allow(d.id);
@@ -192,7 +195,7 @@ export function createRouterCore(models: ModelEntry[], opts: RouterOptions, log:
           const value = await attempt(d);
           latency.record(d.id, performance.now() - t0);
           breakers.success(d.id);
-          return { value, d, attempts };
+          return { value, d, attempts, fallbacks };
         } catch (err) {
           if (timedOut()) throw totalTimeout();
           if (isDeploymentFault(err)) breakers.failure(d.id);
@@ -210,6 +213,7 @@ export function createRouterCore(models: ModelEntry[], opts: RouterOptions, log:
         }
       }
       log.warn({ deployment: d.id, err: (last as Error).message }, "deployment failed, falling back");
+      fallbacks++;
     }
     throw last ?? allOpen(model, list);
   }
@@ -223,14 +227,14 @@ export function createRouterCore(models: ModelEntry[], opts: RouterOptions, log:
       const list = plan(req.model, attrs, { promptChars: attrs.promptChars, maxTokens: req.maxTokens }, undefined, featuresOf(req));
       const dl = deadline(signal);
       const r = await run(req.model, list, dl.signal, dl.timedOut, (d) => d.adapter!.chat(req, d.model, dl.signal));
-      return { response: r.value, served: served(r.d, r.attempts) };
+      return { response: r.value, served: served(r) };
     },
 
     async embed(req: EmbedRequest, attrs: CallAttributes, signal: AbortSignal): Promise<{ response: EmbedResponse; served: ServedInfo }> {
       const list = plan(req.model, attrs, { promptChars: attrs.promptChars, maxTokens: 0 }, (d) => d.adapter!.embed !== undefined);
       const dl = deadline(signal);
       const r = await run(req.model, list, dl.signal, dl.timedOut, (d) => d.adapter!.embed!(req, d.model, dl.signal));
-      return { response: r.value, served: served(r.d, r.attempts) };
+      return { response: r.value, served: served(r) };
     },
 
     async *routeStream(req: ChatRequest, attrs: CallAttributes, signal: AbortSignal): AsyncGenerator<{ chunk: ChatChunk; served?: ServedInfo }> {
@@ -242,7 +246,7 @@ export function createRouterCore(models: ModelEntry[], opts: RouterOptions, log:
       });
       const { it, first } = r.value;
       if (first.done) return;
-      yield { chunk: first.value, served: served(r.d, r.attempts) };
+      yield { chunk: first.value, served: served(r) };
       try {
         for (;;) {
           const n = await it.next();
