@@ -231,6 +231,26 @@ const USERS: Command[] = [
   },
 ];
 
+/** The options that set what a key may do, in `keys create` and `keys update`. */
+const KEY_GRANTS: Record<string, OptionSpec> = {
+  roles: { meta: "R1,R2", help: "admin, developer or viewer (default: developer)" },
+  models: { meta: "M1,M2", help: "models the key may use (default: all its team may)" },
+  "deny-models": { meta: "M1,M2", help: "models the key may never use" },
+  prompts: { meta: "P1,P2", help: "prompts the key may invoke (POST /v1/prompts/{name}/invoke)" },
+  apis: { meta: "PATH1,PATH2", help: "published prompt APIs the key may call, e.g. /apis/support/* (then nothing else)" },
+  redaction: { meta: "POLICY", help: "redaction policy" },
+};
+
+/** A key's grants from the KEY_GRANTS options (empty when not given). */
+const grantsOf = (ctx: CommandContext) => ({
+  roles: list(ctx.opt("roles")),
+  modelsAllow: list(ctx.opt("models")),
+  modelsDeny: list(ctx.opt("deny-models")),
+  promptsAllow: list(ctx.opt("prompts")),
+  apisAllow: list(ctx.opt("apis")),
+  redactionPolicy: ctx.opt("redaction") ?? "",
+});
+
 /** `keys update` options and the UpdateKey field each one changes. */
 const KEY_UPDATE: Record<string, string> = {
   name: "name",
@@ -251,12 +271,7 @@ const KEYS: Command[] = [
       team: { meta: "TEAM", help: "the team the key belongs to" },
       user: { meta: "USER", help: "the user the key belongs to" },
       name: { meta: "NAME", help: "a name to recognise it by" },
-      roles: { meta: "R1,R2", help: "admin, developer or viewer (default: developer)" },
-      models: { meta: "M1,M2", help: "models the key may use (default: all its team may)" },
-      "deny-models": { meta: "M1,M2", help: "models the key may never use" },
-      prompts: { meta: "P1,P2", help: "prompts the key may invoke (POST /v1/prompts/{name}/invoke)" },
-      apis: { meta: "PATH1,PATH2", help: "published prompt APIs the key may call, e.g. /apis/support/* (then nothing else)" },
-      redaction: { meta: "POLICY", help: "redaction policy" },
+      ...KEY_GRANTS,
       ttl: { meta: "DURATION", help: "lifetime: 3600, 12h, 30d … (default: never expires)" },
     },
     required: ["tenant"],
@@ -268,12 +283,7 @@ const KEYS: Command[] = [
           teamId: ctx.opt("team") ?? "",
           userId: ctx.opt("user") ?? "",
           name: ctx.opt("name") ?? "",
-          roles: list(ctx.opt("roles")),
-          modelsAllow: list(ctx.opt("models")),
-          modelsDeny: list(ctx.opt("deny-models")),
-          promptsAllow: list(ctx.opt("prompts")),
-          apisAllow: list(ctx.opt("apis")),
-          redactionPolicy: ctx.opt("redaction") ?? "",
+          ...grantsOf(ctx),
           ttlSeconds: ttl === undefined ? 0n : duration(ttl, "ttl"),
         },
         ctx.call,
@@ -299,12 +309,7 @@ const KEYS: Command[] = [
     options: {
       ...TENANT,
       name: { meta: "NAME", help: "a new name" },
-      roles: { meta: "R1,R2", help: "admin, developer or viewer" },
-      models: { meta: "M1,M2", help: "models the key may use" },
-      "deny-models": { meta: "M1,M2", help: "models the key may never use" },
-      prompts: { meta: "P1,P2", help: "prompts the key may invoke" },
-      apis: { meta: "PATH1,PATH2", help: "published prompt APIs the key may call (then nothing else)" },
-      redaction: { meta: "POLICY", help: "redaction policy" },
+      ...KEY_GRANTS,
     },
     required: ["tenant"],
     async run(ctx) {
@@ -316,12 +321,7 @@ const KEYS: Command[] = [
           id: ctx.arg("id"),
           fields: given.map(([, field]) => field),
           name: ctx.opt("name") ?? "",
-          roles: list(ctx.opt("roles")),
-          modelsAllow: list(ctx.opt("models")),
-          modelsDeny: list(ctx.opt("deny-models")),
-          promptsAllow: list(ctx.opt("prompts")),
-          apisAllow: list(ctx.opt("apis")),
-          redactionPolicy: ctx.opt("redaction") ?? "",
+          ...grantsOf(ctx),
         },
         ctx.call,
       );
