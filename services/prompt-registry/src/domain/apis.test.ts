@@ -194,7 +194,8 @@ describe("published APIs at call time", () => {
 describe("APIs published at run time over stored and configured prompts", () => {
   const dev: Caller = { operator: false, tenantId: "acme", roles: ["developer"], actor: "key:dev" };
   /** A stored prompt "greet" (v1: {{ who }}, v2: {{ who }} and {{ tone }}) labelled production → 1. */
-  async function setUp(cacheMs = 60_000) {
+  async function setUp() {
+    const cacheMs = 60_000;
     const raw = await memoryPromptStore();
     const c = counting(raw);
     const config = createRegistry(PROMPTS);
@@ -207,109 +208,94 @@ describe("APIs published at run time over stored and configured prompts", () => 
     await admin.setLabel(dev, { tenantId: "", name: "greet", label: "production", version: 1, split: [] });
     return { store: raw, reads: c.reads, apis, admin, renderer };
   }
+  /** A test with its own store and services, closed after it. */
+  const scenario = (name: string, fn: (t: Awaited<ReturnType<typeof setUp>>) => Promise<void>) =>
+    test(name, async () => {
+      const t = await setUp();
+      try {
+        await fn(t);
+      } finally {
+        await t.store.close();
+      }
+    });
   /** A chain: the stored prompt greets, the configured classify reads its answer. */
   const CHAINED = { path: "/apis/greet/classify", input: ["name"], steps: [{ name: "greet", prompt: "greet", variables: { who: "{{ input.name }}" } }, { name: "classify", prompt: "classify", variables: { topic: "{{ steps.greet.output }}" } }] };
   const planError = (p: Promise<unknown>, param: string, message: RegExp) =>
     assert.rejects(p, (e: unknown) => e instanceof TesseraError && e.details.code === "invalid_api" && e.details.param === param && message.test(e.message));
 
-  test("a chain over a stored and a configured prompt is served after publishing, with no store read per call", async () => {
-    const t = await setUp();
-    try {
-      const r = await t.admin.publishApi(dev, { tenantId: "", api: CHAINED });
-      assert.deepEqual([r.replaced, r.view.source, r.view.row?.createdBy], [false, "store", "key:dev"]);
-      const plan = await t.apis.resolve("acme", "/apis/greet/classify", { name: "Ann" });
-      assert.deepEqual(plan.steps, [{ name: "greet", prompt: "greet" }, { name: "classify", prompt: "classify" }]);
-      assert.equal((await t.apis.renderStep("acme", CHAINED.path, 0, { input: plan.input, steps: {} }, "k")).messages[0]!.content, "Hello Ann");
-      const second = await t.apis.renderStep("acme", CHAINED.path, 1, { input: plan.input, steps: { greet: { output: "hi there" } } }, "k");
-      assert.equal(second.messages[0]!.content, "Classify hi there");
-      const before = t.reads();
-      for (let i = 0; i < 100; i++) {
-        await t.apis.resolve("acme", CHAINED.path, { name: `u${i}` });
-        await t.apis.renderStep("acme", CHAINED.path, 0, { input: { name: "x" }, steps: {} }, `u${i}`);
-      }
-      await assert.rejects(t.apis.resolve("acme", "/apis/none", {}), /no prompt API at \/apis\/none/);
-      await assert.rejects(t.apis.resolve("acme", "/apis/none", {}), /no prompt API at \/apis\/none/);
-      assert.equal(t.reads() - before, 1, "200 calls, one read: the unknown path, once");
-      const h = await t.admin.listHistory(dev, { tenantId: "", name: CHAINED.path, limit: 0, beforeId: "" });
-      assert.deepEqual(h.map((e) => [e.action, e.actor, e.apiBefore, e.apiAfter?.steps?.length]), [["api.publish", "key:dev", null, 2]]);
-    } finally {
-      await t.store.close();
+  scenario("a chain over a stored and a configured prompt is served after publishing, with no store read per call", async (t) => {
+    const r = await t.admin.publishApi(dev, { tenantId: "", api: CHAINED });
+    assert.deepEqual([r.replaced, r.view.source, r.view.row?.createdBy], [false, "store", "key:dev"]);
+    const plan = await t.apis.resolve("acme", "/apis/greet/classify", { name: "Ann" });
+    assert.deepEqual(plan.steps, [{ name: "greet", prompt: "greet" }, { name: "classify", prompt: "classify" }]);
+    assert.equal((await t.apis.renderStep("acme", CHAINED.path, 0, { input: plan.input, steps: {} }, "k")).messages[0]!.content, "Hello Ann");
+    const second = await t.apis.renderStep("acme", CHAINED.path, 1, { input: plan.input, steps: { greet: { output: "hi there" } } }, "k");
+    assert.equal(second.messages[0]!.content, "Classify hi there");
+    const before = t.reads();
+    for (let i = 0; i < 100; i++) {
+      await t.apis.resolve("acme", CHAINED.path, { name: `u${i}` });
+      await t.apis.renderStep("acme", CHAINED.path, 0, { input: { name: "x" }, steps: {} }, `u${i}`);
     }
+    await assert.rejects(t.apis.resolve("acme", "/apis/none", {}), /no prompt API at \/apis\/none/);
+    await assert.rejects(t.apis.resolve("acme", "/apis/none", {}), /no prompt API at \/apis\/none/);
+    assert.equal(t.reads() - before, 1, "200 calls, one read: the unknown path, once");
+    const h = await t.admin.listHistory(dev, { tenantId: "", name: CHAINED.path, limit: 0, beforeId: "" });
+    assert.deepEqual(h.map((e) => [e.action, e.actor, e.apiBefore, e.apiAfter?.steps?.length]), [["api.publish", "key:dev", null, 2]]);
   });
 
-  test("republished, the new definition is served at once here; unpublished, the path is a 404", async () => {
-    const t = await setUp();
-    try {
-      await t.admin.publishApi(dev, { tenantId: "", api: CHAINED });
-      await t.apis.resolve("acme", CHAINED.path, { name: "Ann" });
-      const r = await t.admin.publishApi(dev, { tenantId: "", api: { path: CHAINED.path, prompt: "greet", version: 2, access: { teams: ["core"] }, requires_approval: true } });
-      assert.equal(r.replaced, true);
-      const plan = await t.apis.resolve("acme", CHAINED.path, { who: "Bo", tone: "warm" });
-      assert.deepEqual([plan.steps, plan.access, plan.requiresApproval], [[{ name: "greet", prompt: "greet" }], { keys: [], teams: ["core"], roles: [] }, true]);
-      assert.equal((await t.apis.renderStep("acme", CHAINED.path, 0, { input: plan.input }, "")).messages[0]!.content, "Hello Bo, warm");
-      assert.deepEqual((await t.admin.listApis(dev, "")).map((v) => [v.spec.path, v.source]), [["/apis/greet/classify", "store"], ["/apis/taken", "config"]]);
-      await t.admin.deleteApi(dev, { tenantId: "", path: CHAINED.path });
-      await assert.rejects(t.apis.resolve("acme", CHAINED.path, {}), (e: unknown) => e instanceof TesseraError && e.details.code === "api_not_found");
-      await assert.rejects(t.admin.deleteApi(dev, { tenantId: "", path: CHAINED.path }), (e: unknown) => e instanceof TesseraError && e.details.code === "api_not_found");
-      const h = await t.admin.listHistory(dev, { tenantId: "", name: CHAINED.path, limit: 0, beforeId: "" });
-      assert.deepEqual(h.map((e) => [e.action, e.apiBefore?.prompt ?? e.apiBefore?.steps?.length ?? null, e.apiAfter?.prompt ?? e.apiAfter?.steps?.length ?? null]), [
-        ["api.delete", "greet", null],
-        ["api.publish", 2, "greet"],
-        ["api.publish", null, 2],
-      ]);
-    } finally {
-      await t.store.close();
-    }
+  scenario("republished, the new definition is served at once here; unpublished, the path is a 404", async (t) => {
+    await t.admin.publishApi(dev, { tenantId: "", api: CHAINED });
+    await t.apis.resolve("acme", CHAINED.path, { name: "Ann" });
+    const r = await t.admin.publishApi(dev, { tenantId: "", api: { path: CHAINED.path, prompt: "greet", version: 2, access: { teams: ["core"] }, requires_approval: true } });
+    assert.equal(r.replaced, true);
+    const plan = await t.apis.resolve("acme", CHAINED.path, { who: "Bo", tone: "warm" });
+    assert.deepEqual([plan.steps, plan.access, plan.requiresApproval], [[{ name: "greet", prompt: "greet" }], { keys: [], teams: ["core"], roles: [] }, true]);
+    assert.equal((await t.apis.renderStep("acme", CHAINED.path, 0, { input: plan.input }, "")).messages[0]!.content, "Hello Bo, warm");
+    assert.deepEqual((await t.admin.listApis(dev, "")).map((v) => [v.spec.path, v.source]), [["/apis/greet/classify", "store"], ["/apis/taken", "config"]]);
+    await t.admin.deleteApi(dev, { tenantId: "", path: CHAINED.path });
+    await assert.rejects(t.apis.resolve("acme", CHAINED.path, {}), (e: unknown) => e instanceof TesseraError && e.details.code === "api_not_found");
+    await assert.rejects(t.admin.deleteApi(dev, { tenantId: "", path: CHAINED.path }), (e: unknown) => e instanceof TesseraError && e.details.code === "api_not_found");
+    const h = await t.admin.listHistory(dev, { tenantId: "", name: CHAINED.path, limit: 0, beforeId: "" });
+    assert.deepEqual(h.map((e) => [e.action, e.apiBefore?.prompt ?? e.apiBefore?.steps?.length ?? null, e.apiAfter?.prompt ?? e.apiAfter?.steps?.length ?? null]), [
+      ["api.delete", "greet", null],
+      ["api.publish", 2, "greet"],
+      ["api.publish", null, 2],
+    ]);
   });
 
-  test("another replica serves a published or unpublished API within the cache time", async () => {
-    const t = await setUp();
-    try {
-      const other = createApis({ configured: [], prompts: PROMPTS, renderer: t.renderer, store: t.store, cacheMs: 100 });
-      await assert.rejects(other.resolve("acme", CHAINED.path, { name: "x" }), /no prompt API/);
-      await t.admin.publishApi(dev, { tenantId: "", api: CHAINED });
-      await assert.rejects(other.resolve("acme", CHAINED.path, { name: "x" }), /no prompt API/, "the miss is cached");
-      await new Promise((r) => setTimeout(r, 120));
-      assert.equal((await other.resolve("acme", CHAINED.path, { name: "x" })).steps.length, 2);
-    } finally {
-      await t.store.close();
-    }
+  scenario("another replica serves a published or unpublished API within the cache time", async (t) => {
+    const other = createApis({ configured: [], prompts: PROMPTS, renderer: t.renderer, store: t.store, cacheMs: 100 });
+    await assert.rejects(other.resolve("acme", CHAINED.path, { name: "x" }), /no prompt API/);
+    await t.admin.publishApi(dev, { tenantId: "", api: CHAINED });
+    await assert.rejects(other.resolve("acme", CHAINED.path, { name: "x" }), /no prompt API/, "the miss is cached");
+    await new Promise((r) => setTimeout(r, 120));
+    assert.equal((await other.resolve("acme", CHAINED.path, { name: "x" })).steps.length, 2);
   });
 
-  test("publish-time errors name the field: unknown prompt or label, bad mapping, a configured API's path, bad shape", async () => {
-    const t = await setUp();
-    try {
-      const step0 = CHAINED.steps[0]!;
-      await planError(t.admin.publishApi(dev, { tenantId: "", api: { ...CHAINED, steps: [{ ...step0, prompt: "gret" }, CHAINED.steps[1]] } }), "api.steps.0.prompt", /^api\.steps\.0\.prompt: unknown prompt 'gret' for tenant acme$/);
-      await planError(t.admin.publishApi(dev, { tenantId: "", api: { ...CHAINED, steps: [{ ...step0, label: "staging" }, CHAINED.steps[1]] } }), "api.steps.0.label", /prompt 'greet' has no label 'staging' \(labels: production\)/);
-      await planError(t.admin.publishApi(dev, { tenantId: "", api: { ...CHAINED, steps: [{ ...step0, version: 9 }, CHAINED.steps[1]] } }), "api.steps.0.version", /prompt 'greet' has no version 9/);
-      await planError(t.admin.publishApi(dev, { tenantId: "", api: { ...CHAINED, steps: [{ ...step0, variables: { who: "{{ input.nmae }}" } }, CHAINED.steps[1]] } }), "api.steps.0.variables.who", /reads input\.nmae, which is not declared under input \(declared: name\)/);
-      await planError(t.admin.publishApi(dev, { tenantId: "", api: { ...CHAINED, steps: [{ ...step0, variables: { who: "{{ input.name }}", tone: "x" } }, CHAINED.steps[1]] } }), "api.steps.0.variables.tone", /prompt 'greet' version 1 has no variable 'tone' \(it takes who\)/);
-      await planError(t.admin.publishApi(dev, { tenantId: "", api: { path: "/v1/x", prompt: "greet" } }), "api.path", /^api\.path: must be \/apis\//);
-      await planError(t.admin.publishApi(dev, { tenantId: "", api: { path: "/apis/x", prompt: "greet", steps: CHAINED.steps } }), "api", /give exactly one of prompt/);
-      await assert.rejects(t.admin.publishApi(dev, { tenantId: "", api: { path: "/apis/taken", prompt: "greet" } }), (e: unknown) => e instanceof TesseraError && e.kind === "conflict" && e.details.code === "api_in_config");
-      await assert.rejects(t.admin.publishApi({ ...dev, roles: ["viewer"] }, { tenantId: "", api: CHAINED }), (e: unknown) => e instanceof TesseraError && e.details.code === "role_not_allowed");
-      assert.deepEqual(await t.store.listApis("acme"), [], "nothing stored");
-    } finally {
-      await t.store.close();
-    }
+  scenario("publish-time errors name the field: unknown prompt or label, bad mapping, a configured API's path, bad shape", async (t) => {
+    const step0 = CHAINED.steps[0]!;
+    await planError(t.admin.publishApi(dev, { tenantId: "", api: { ...CHAINED, steps: [{ ...step0, prompt: "gret" }, CHAINED.steps[1]] } }), "api.steps.0.prompt", /^api\.steps\.0\.prompt: unknown prompt 'gret' for tenant acme$/);
+    await planError(t.admin.publishApi(dev, { tenantId: "", api: { ...CHAINED, steps: [{ ...step0, label: "staging" }, CHAINED.steps[1]] } }), "api.steps.0.label", /prompt 'greet' has no label 'staging' \(labels: production\)/);
+    await planError(t.admin.publishApi(dev, { tenantId: "", api: { ...CHAINED, steps: [{ ...step0, version: 9 }, CHAINED.steps[1]] } }), "api.steps.0.version", /prompt 'greet' has no version 9/);
+    await planError(t.admin.publishApi(dev, { tenantId: "", api: { ...CHAINED, steps: [{ ...step0, variables: { who: "{{ input.nmae }}" } }, CHAINED.steps[1]] } }), "api.steps.0.variables.who", /reads input\.nmae, which is not declared under input \(declared: name\)/);
+    await planError(t.admin.publishApi(dev, { tenantId: "", api: { ...CHAINED, steps: [{ ...step0, variables: { who: "{{ input.name }}", tone: "x" } }, CHAINED.steps[1]] } }), "api.steps.0.variables.tone", /prompt 'greet' version 1 has no variable 'tone' \(it takes who\)/);
+    await planError(t.admin.publishApi(dev, { tenantId: "", api: { path: "/v1/x", prompt: "greet" } }), "api.path", /^api\.path: must be \/apis\//);
+    await planError(t.admin.publishApi(dev, { tenantId: "", api: { path: "/apis/x", prompt: "greet", steps: CHAINED.steps } }), "api", /give exactly one of prompt/);
+    await assert.rejects(t.admin.publishApi(dev, { tenantId: "", api: { path: "/apis/taken", prompt: "greet" } }), (e: unknown) => e instanceof TesseraError && e.kind === "conflict" && e.details.code === "api_in_config");
+    await assert.rejects(t.admin.publishApi({ ...dev, roles: ["viewer"] }, { tenantId: "", api: CHAINED }), (e: unknown) => e instanceof TesseraError && e.details.code === "role_not_allowed");
+    assert.deepEqual(await t.store.listApis("acme"), [], "nothing stored");
   });
 
-  test("a label move or delete that would break a published API is refused, naming the API", async () => {
-    const t = await setUp();
-    try {
-      // v2 needs tone, which the API does not map.
-      await t.admin.publishApi(dev, { tenantId: "", api: CHAINED });
-      const moved = t.admin.setLabel(dev, { tenantId: "", name: "greet", label: "production", version: 2, split: [] });
-      await assert.rejects(moved, (e: unknown) => e instanceof TesseraError && e.details.code === "api_depends_on_label" && /^Moving label 'production' of prompt 'greet' to version 2 would break the published API \/apis\/greet\/classify \(api\.steps\.0\.variables: required variable 'tone' of prompt 'greet' is not mapped\)/.test(e.message));
-      await assert.rejects(t.admin.deleteLabel(dev, { tenantId: "", name: "greet", label: "production" }), (e: unknown) => e instanceof TesseraError && e.details.code === "api_depends_on_label");
-      await assert.rejects(t.admin.setLabel(dev, { tenantId: "", name: "greet", label: "production", version: 0, split: [{ version: 1, weight: 90 }, { version: 2, weight: 10 }] }), /would break the published API/, "every version of a split is checked");
-      await t.admin.setLabel(dev, { tenantId: "", name: "greet", label: "staging", version: 2, split: [] });
-      await t.admin.deleteApi(dev, { tenantId: "", path: CHAINED.path });
-      await t.admin.setLabel(dev, { tenantId: "", name: "greet", label: "production", version: 2, split: [] });
-    } finally {
-      await t.store.close();
-    }
+  scenario("a label move or delete that would break a published API is refused, naming the API", async (t) => {
+    // v2 needs tone, which the API does not map.
+    await t.admin.publishApi(dev, { tenantId: "", api: CHAINED });
+    const moved = t.admin.setLabel(dev, { tenantId: "", name: "greet", label: "production", version: 2, split: [] });
+    await assert.rejects(moved, (e: unknown) => e instanceof TesseraError && e.details.code === "api_depends_on_label" && /^Moving label 'production' of prompt 'greet' to version 2 would break the published API \/apis\/greet\/classify \(api\.steps\.0\.variables: required variable 'tone' of prompt 'greet' is not mapped\)/.test(e.message));
+    await assert.rejects(t.admin.deleteLabel(dev, { tenantId: "", name: "greet", label: "production" }), (e: unknown) => e instanceof TesseraError && e.details.code === "api_depends_on_label");
+    await assert.rejects(t.admin.setLabel(dev, { tenantId: "", name: "greet", label: "production", version: 0, split: [{ version: 1, weight: 90 }, { version: 2, weight: 10 }] }), /would break the published API/, "every version of a split is checked");
+    await t.admin.setLabel(dev, { tenantId: "", name: "greet", label: "staging", version: 2, split: [] });
+    await t.admin.deleteApi(dev, { tenantId: "", path: CHAINED.path });
+    await t.admin.setLabel(dev, { tenantId: "", name: "greet", label: "production", version: 2, split: [] });
   });
 });
 
