@@ -241,7 +241,7 @@ ${meshYaml(ports)}`,
     assert.ok(Date.now() - t0 < 1_000, "the open deployment is skipped, not retried");
   });
 
-  test("stored prompts across the mesh: published at ingress, the caller resolved by authz, kept in Postgres, invoked", async () => {
+  test("stored prompts and APIs across the mesh: published at ingress, the caller resolved by authz, kept in Postgres, invoked", async () => {
     const call = (method: string, path: string, body: unknown) =>
       fetch(`${ingressUrl}${path}`, { method, headers: { authorization: `Bearer ${TEST_KEYS.acme}`, "content-type": "application/json" }, body: JSON.stringify(body) });
     const spec = { model: "gpt-fake", messages: [{ role: "user", content: "mesh {{ who }}" }], variables: [{ name: "who" }] };
@@ -255,6 +255,15 @@ ${meshYaml(ports)}`,
     assert.equal(r.status, 200, await r.clone().text());
     assert.equal(r.headers.get("x-tessera-prompt-version"), "1");
     assert.equal((fake.calls.at(-1)!.body as { messages: { content: string }[] }).messages.at(-1)!.content, "mesh Ann");
+
+    // Published at a path at run time: its access rules reach authz, another process, with each call.
+    const api = { path: "/apis/mesh/greet", prompt: "mesh-greet", access: { teams: ["platform"] } };
+    assert.equal((await call("POST", "/admin/v1/apis", { api })).status, 201);
+    const viaApi = await call("POST", "/apis/mesh/greet", { variables: { who: "Bo" } });
+    assert.equal(viaApi.status, 200, await viaApi.clone().text());
+    assert.equal((await call("POST", "/admin/v1/apis", { api: { ...api, access: { teams: ["elsewhere"] } } })).status, 201);
+    const denied = await call("POST", "/apis/mesh/greet", { variables: { who: "Bo" } });
+    assert.equal(((await denied.json()) as { error: { code: string } }).error.code, "api_access_denied");
   });
 
   test("one trace spans ingress, authz, redaction and router", async () => {

@@ -369,35 +369,43 @@ const ApiStepSchema = z
   .strict()
   .refine((s) => !(s.label && s.version), { message: "give label or version, not both" });
 
+/** A published API's fields, without its tenant (the configuration names one; the admin API acts on one). */
+const PublishedApiFields = {
+  path: z.string().regex(API_PATH, "must be /apis/ then 1-8 segments of letters, digits, '.', '_' or '-' (e.g. /apis/support/summarize)"),
+  description: z.string().default(""),
+  prompt: z.string().min(1).optional(),
+  ...StepFields,
+  steps: z.array(ApiStepSchema).min(1).max(16).optional(),
+  /** The API's own input variables (declared like a prompt's); needed when variables are mapped. */
+  input: VariablesSchema,
+  /**
+   * Who may call it, beyond the tenant's callers (admin, developer): any of these key ids,
+   * teams or roles; no list set means every caller of the tenant.
+   */
+  access: z
+    .object({ keys: z.array(z.string().min(1)).default([]), teams: z.array(z.string().min(1)).default([]), roles: z.array(z.enum(["admin", "developer"])).default([]) })
+    .strict()
+    .prefault({}),
+  /** Teams must subscribe (resource kind prompt, resource the path), and an admin approve. */
+  requires_approval: z.boolean().default(false),
+};
+
+/** The rules every published API's shape obeys, wherever it is defined. */
+function publishedApiRules<T extends z.ZodType<{ prompt?: string | undefined; steps?: unknown[] | undefined; label?: string | undefined; version?: number | undefined; variables?: object | undefined }>>(schema: T) {
+  return schema
+    .refine((a) => (a.prompt ? 1 : 0) + (a.steps ? 1 : 0) === 1, { message: "give exactly one of prompt (one prompt) or steps (a chain)" })
+    .refine((a) => !(a.label && a.version), { message: "give label or version, not both" })
+    .refine((a) => !(a.steps && (a.label || a.version || a.variables)), { message: "a chain's label, version and variables belong to each of its steps" });
+}
+
 /**
  * A prompt published at a path of its own: one prompt (`prompt`), or a chain (`steps`) whose
  * last step answers. Checked against the prompts when prompt-registry loads.
  */
-const PromptApiSchema = z
-  .object({
-    path: z.string().regex(API_PATH, "must be /apis/ then 1-8 segments of letters, digits, '.', '_' or '-' (e.g. /apis/support/summarize)"),
-    tenant: z.string().min(1),
-    description: z.string().default(""),
-    prompt: z.string().min(1).optional(),
-    ...StepFields,
-    steps: z.array(ApiStepSchema).min(1).max(16).optional(),
-    /** The API's own input variables (declared like a prompt's); needed when variables are mapped. */
-    input: VariablesSchema,
-    /**
-     * Who may call it, beyond the tenant's callers (admin, developer): any of these key ids,
-     * teams or roles; no list set means every caller of the tenant.
-     */
-    access: z
-      .object({ keys: z.array(z.string().min(1)).default([]), teams: z.array(z.string().min(1)).default([]), roles: z.array(z.enum(["admin", "developer"])).default([]) })
-      .strict()
-      .prefault({}),
-    /** Teams must subscribe (resource kind prompt, resource the path), and an admin approve. */
-    requires_approval: z.boolean().default(false),
-  })
-  .strict()
-  .refine((a) => (a.prompt ? 1 : 0) + (a.steps ? 1 : 0) === 1, { message: "give exactly one of prompt (one prompt) or steps (a chain)" })
-  .refine((a) => !(a.label && a.version), { message: "give label or version, not both" })
-  .refine((a) => !(a.steps && (a.label || a.version || a.variables)), { message: "a chain's label, version and variables belong to each of its steps" });
+const PromptApiSchema = publishedApiRules(z.object({ ...PublishedApiFields, tenant: z.string().min(1) }).strict());
+
+/** A published API as the prompt admin API takes it: a `prompt_apis:` entry without its tenant. */
+export const PublishedApiSchema = publishedApiRules(z.object(PublishedApiFields).strict());
 
 /** A trusted issuer of bearer tokens (JWT / OIDC). */
 const JwtIssuerSchema = z
@@ -606,6 +614,9 @@ export type RawConfig = z.infer<typeof ConfigSchema>;
 
 /** A published prompt API as configured. */
 export type PromptApiConfig = z.infer<typeof PromptApiSchema>;
+
+/** A published prompt API's definition, wherever it is kept: a `prompt_apis:` entry without its tenant. */
+export type PublishedApi = z.infer<typeof PublishedApiSchema>;
 
 /** An API key ready for lookup: the secret is only kept as its hash. */
 /** A redaction policy as configured. */

@@ -16,6 +16,7 @@ import {
 } from "@tessera/gen/tessera/authz/v1/admin_pb";
 import type { Admin } from "./domain/admin.js";
 import type { Authorizer, CallAction } from "./domain/authorizer.js";
+import { ROLES, type Role } from "./domain/identity.js";
 import type { AuditRow, BudgetRow, KeyRow, LimitRow, Scope, SubscriptionRow, TeamRow, TenantRow, UserRow } from "./domain/store.js";
 
 /** Dependencies of the authz routes. */
@@ -48,6 +49,7 @@ export function authzService(deps: AuthzDeps): ServiceBinding<typeof AuthzServic
         prompt: req.prompt,
         candidateModels: req.candidateModels,
         api: req.api,
+        apiRules: req.apiRules && { ...req.apiRules, roles: req.apiRules.roles.filter((r): r is Role => (ROLES as readonly string[]).includes(r)) },
       });
       const id = out.identity;
       return create(AuthorizeResponseSchema, {
@@ -88,6 +90,7 @@ const keyMsg = (k: KeyRow) =>
     modelsAllow: k.modelsAllow,
     modelsDeny: k.modelsDeny,
     promptsAllow: k.promptsAllow,
+    apisAllow: k.apisAllow,
     redactionPolicy: k.redactionPolicy,
     createdAtMs: ms(k.createdAt),
     expiresAtMs: ms(k.expiresAt),
@@ -172,6 +175,9 @@ export function adminService(deps: AuthzDeps): ServiceBinding<typeof AdminServic
     async createKey(req, ctx) {
       const r = await a.createKey(await who(ctx), { ...req, ttlSeconds: Number(req.ttlSeconds) });
       return { key: keyMsg(r.key), secret: r.secret };
+    },
+    async updateKey(req, ctx) {
+      return { key: keyMsg(await a.updateKey(await who(ctx), { ...req, keyId: req.id })) };
     },
     async listKeys(req, ctx) {
       return { keys: (await a.listKeys(await who(ctx), req.tenantId)).map(keyMsg) };

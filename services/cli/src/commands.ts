@@ -29,6 +29,7 @@ import {
   SubscriptionSchema,
   TeamSchema,
   TenantSchema,
+  UpdateKeyResponseSchema,
   UpdateTeamResponseSchema,
   UserSchema,
   WhoAmIResponseSchema,
@@ -40,6 +41,7 @@ import { record, table, time, type Column } from "./output.js";
 import { PROMPTS } from "./prompts.js";
 import { MeteringService } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import { USAGE } from "./usage-commands.js";
+import { APIS } from "./apis.js";
 
 /** One option a command takes: always a value, shown as `--name META`. */
 export interface OptionSpec {
@@ -233,6 +235,37 @@ const USERS: Command[] = [
   },
 ];
 
+/** The options that set what a key may do, in `keys create` and `keys update`. */
+const KEY_GRANTS: Record<string, OptionSpec> = {
+  roles: { meta: "R1,R2", help: "admin, developer or viewer (default: developer)" },
+  models: { meta: "M1,M2", help: "models the key may use (default: all its team may)" },
+  "deny-models": { meta: "M1,M2", help: "models the key may never use" },
+  prompts: { meta: "P1,P2", help: "prompts the key may invoke (POST /v1/prompts/{name}/invoke)" },
+  apis: { meta: "PATH1,PATH2", help: "published prompt APIs the key may call, e.g. /apis/support/* (then nothing else)" },
+  redaction: { meta: "POLICY", help: "redaction policy" },
+};
+
+/** A key's grants from the KEY_GRANTS options (empty when not given). */
+const grantsOf = (ctx: CommandContext) => ({
+  roles: list(ctx.opt("roles")),
+  modelsAllow: list(ctx.opt("models")),
+  modelsDeny: list(ctx.opt("deny-models")),
+  promptsAllow: list(ctx.opt("prompts")),
+  apisAllow: list(ctx.opt("apis")),
+  redactionPolicy: ctx.opt("redaction") ?? "",
+});
+
+/** `keys update` options and the UpdateKey field each one changes. */
+const KEY_UPDATE: Record<string, string> = {
+  name: "name",
+  roles: "roles",
+  models: "models_allow",
+  "deny-models": "models_deny",
+  prompts: "prompts_allow",
+  apis: "apis_allow",
+  redaction: "redaction_policy",
+};
+
 const KEYS: Command[] = [
   {
     name: "keys create",
@@ -242,11 +275,7 @@ const KEYS: Command[] = [
       team: { meta: "TEAM", help: "the team the key belongs to" },
       user: { meta: "USER", help: "the user the key belongs to" },
       name: { meta: "NAME", help: "a name to recognise it by" },
-      roles: { meta: "R1,R2", help: "admin, developer or viewer (default: developer)" },
-      models: { meta: "M1,M2", help: "models the key may use (default: all its team may)" },
-      "deny-models": { meta: "M1,M2", help: "models the key may never use" },
-      prompts: { meta: "P1,P2", help: "prompt APIs the key may invoke" },
-      redaction: { meta: "POLICY", help: "redaction policy" },
+      ...KEY_GRANTS,
       ttl: { meta: "DURATION", help: "lifetime: 3600, 12h, 30d … (default: never expires)" },
     },
     required: ["tenant"],
@@ -258,11 +287,7 @@ const KEYS: Command[] = [
           teamId: ctx.opt("team") ?? "",
           userId: ctx.opt("user") ?? "",
           name: ctx.opt("name") ?? "",
-          roles: list(ctx.opt("roles")),
-          modelsAllow: list(ctx.opt("models")),
-          modelsDeny: list(ctx.opt("deny-models")),
-          promptsAllow: list(ctx.opt("prompts")),
-          redactionPolicy: ctx.opt("redaction") ?? "",
+          ...grantsOf(ctx),
           ttlSeconds: ttl === undefined ? 0n : duration(ttl, "ttl"),
         },
         ctx.call,
@@ -279,6 +304,32 @@ const KEYS: Command[] = [
       const r = await ctx.admin.listKeys({ tenantId: ctx.need("tenant") }, ctx.call);
       const cols = ["id", "name", "prefix", "team_id", "user_id", "roles", "expires_at_ms", KEY_STATUS];
       return output(ListKeysResponseSchema, r, table(ApiKeySchema, r.keys, cols));
+    },
+  },
+  {
+    name: "keys update",
+    summary: "Change a key's name, roles, lists or redaction policy (only the options given; '' clears a list).",
+    args: ["id"],
+    options: {
+      ...TENANT,
+      name: { meta: "NAME", help: "a new name" },
+      ...KEY_GRANTS,
+    },
+    required: ["tenant"],
+    async run(ctx) {
+      const given = Object.entries(KEY_UPDATE).filter(([option]) => ctx.opt(option) !== undefined);
+      if (given.length === 0) throw new UsageError(`give at least one of ${Object.keys(KEY_UPDATE).map((o) => `--${o}`).join(", ")}`);
+      const r = await ctx.admin.updateKey(
+        {
+          tenantId: ctx.need("tenant"),
+          id: ctx.arg("id"),
+          fields: given.map(([, field]) => field),
+          name: ctx.opt("name") ?? "",
+          ...grantsOf(ctx),
+        },
+        ctx.call,
+      );
+      return output(UpdateKeyResponseSchema, r, record(ApiKeySchema, r.key));
     },
   },
   {
@@ -488,4 +539,4 @@ const AUDIT: Command = {
 };
 
 /** Every command, in help order. */
-export const COMMANDS: readonly Command[] = [WHOAMI, ...TENANTS, ...TEAMS, ...USERS, ...KEYS, ...LIMITS, ...BUDGETS, ...SUBSCRIPTIONS, AUDIT, ...PROMPTS, ...USAGE];
+export const COMMANDS: readonly Command[] = [WHOAMI, ...TENANTS, ...TEAMS, ...USERS, ...KEYS, ...LIMITS, ...BUDGETS, ...SUBSCRIPTIONS, AUDIT, ...PROMPTS, ...APIS, ...USAGE];

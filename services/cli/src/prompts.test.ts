@@ -118,3 +118,36 @@ test("mistakes: usage errors exit 2 before any call, refusals exit 1 with the se
   r = await tessera(["prompts", "list"], "wrong-token");
   assert.equal(r.err, "tessera: Incorrect API key provided.\n");
 });
+
+test("apis: publish a chain from a file, list, show (round trip), replace, history, unpublish; errors name the field", async () => {
+  await tessera(["prompts", "publish", "extract", "--file", file("x.yaml", "model: demo\nmessages: [{ role: user, content: 'Extract {{ ticket }}' }]\nvariables: [ticket]\n")]);
+  await tessera(["prompts", "label", "extract", "production", "--version", "1"]);
+  const chain = file(
+    "api.yaml",
+    "path: /apis/support/reply\ntenant: ignored\ninput: [ticket]\naccess: { teams: [support] }\nsteps:\n  - { name: extract, prompt: extract, variables: { ticket: '{{ input.ticket }}' } }\n  - { name: sum, prompt: summarize, variables: { text: '{{ steps.extract.output }}' } }\n",
+  );
+  let r = await tessera(["apis", "publish", "--file", chain]);
+  assert.deepEqual([r.code, r.out], [0, "published /apis/support/reply\n"], r.err);
+  r = await tessera(["apis", "list"], "viewer-token");
+  assert.match(r.out, /^PATH\s+SERVES\s+SOURCE\s+REQUIRES_APPROVAL\s+UPDATED_BY\s+UPDATED_AT_MS\n\/apis\/support\/reply\s+extract → summarize\s+store\s+no\s+key:dev\s+\d{4}-/);
+  r = await tessera(["apis", "show", "/apis/support/reply"]);
+  assert.match(r.out, /^path: \/apis\/support\/reply\n/);
+  assert.match(r.out, /variables:\n\s+ticket: "\{\{ input\.ticket \}\}"/);
+  // What show prints publishes the same API again.
+  r = await tessera(["apis", "publish", "--file", file("again.yaml", r.out)]);
+  assert.equal(r.out, "replaced /apis/support/reply\n", r.err);
+  r = await tessera(["apis", "history", "/apis/support/reply"]);
+  assert.match(r.out, /api\.publish\s+extract → summarize\n.*api\.publish\s+extract → summarize\n$/s);
+
+  r = await tessera(["apis", "publish", "--file", file("bad-api.yaml", "path: /apis/x\nprompt: summarize\nlabel: nightly\n")]);
+  assert.deepEqual([r.code, r.err], [1, "tessera: api.label: prompt 'summarize' has no label 'nightly' (labels: production)\n"]);
+  r = await tessera(["apis", "publish", "--file", file("bad-api2.yaml", "path: /apis/x\nprompt: summarize\nsteps: oops\n")]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /--file .*bad-api2\.yaml: .*steps/);
+  r = await tessera(["apis", "delete", "/apis/support/reply"]);
+  assert.equal(r.out, "unpublished /apis/support/reply\n");
+  r = await tessera(["apis", "show", "/apis/support/reply"]);
+  assert.equal(r.err, "tessera: There is no prompt API at /apis/support/reply for tenant 'acme'.\n");
+  r = await tessera(["apis", "history", "/apis/support/reply"]);
+  assert.match(r.out, /api\.delete\s+\(unpublished\)\n/);
+});

@@ -25,7 +25,7 @@ import { list, uint32, UsageError } from "./args.js";
 import { output, type Command, type CommandContext, type OptionSpec } from "./commands.js";
 import { record, table, type Column } from "./output.js";
 
-const TENANT: Record<string, OptionSpec> = { tenant: { meta: "T", help: "the tenant (default: the token's own; the operator must give it)" } };
+export const TENANT: Record<string, OptionSpec> = { tenant: { meta: "T", help: "the tenant (default: the token's own; the operator must give it)" } };
 
 /** A label's target as written on the command line and shown: "3", or "3:90,4:10". */
 const splitText = (s: readonly SplitEntry[]): string => (s.length === 0 ? "-" : s.length === 1 ? String(s[0]!.version) : s.map((e) => `${e.version}:${e.weight}`).join(","));
@@ -33,7 +33,7 @@ const splitText = (s: readonly SplitEntry[]): string => (s.length === 0 ? "-" : 
 const LABELS: Column<Prompt> = { title: "LABELS", value: (p) => p.labels.map((l: Label) => `${l.name}=${splitText(l.split)}`).join(" ") || "-" };
 
 /** A file's text, or a usage error naming it. */
-function readFile(path: string, flag: string): string {
+export function readFile(path: string, flag: string): string {
   try {
     return readFileSync(path, "utf8");
   } catch (err) {
@@ -41,12 +41,8 @@ function readFile(path: string, flag: string): string {
   }
 }
 
-/**
- * A version file (YAML or JSON, the shape of one `versions:` entry of the configuration, its
- * `version` number ignored) as the API's VersionSpec. The server checks the content; this only
- * turns names (`variables: [text]`) into objects.
- */
-function versionFile(path: string) {
+/** A --file of YAML or JSON holding one object (`what` says which), or a usage error naming the file. */
+export function fileObject(path: string, what: string): Record<string, unknown> {
   let doc: unknown;
   try {
     doc = parseYaml(readFile(path, "--file"));
@@ -54,9 +50,21 @@ function versionFile(path: string) {
     if (err instanceof UsageError) throw err;
     throw new UsageError(`--file ${path} is not valid YAML: ${(err as Error).message.split("\n")[0]}`);
   }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new UsageError(`--file ${path} must hold one version: model, messages, variables …`);
-  const { version: _number, variables, ...rest } = doc as Record<string, unknown>;
-  const vars = Array.isArray(variables) ? variables.map((v) => (typeof v === "string" ? { name: v } : v)) : variables;
+  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) throw new UsageError(`--file ${path} must hold ${what}`);
+  return doc as Record<string, unknown>;
+}
+
+/** Declared variables as the configuration writes them (a bare name, or an object) as the API's Variable objects. */
+export const variableObjects = (variables: unknown): unknown => (Array.isArray(variables) ? variables.map((v) => (typeof v === "string" ? { name: v } : v)) : variables);
+
+/**
+ * A version file (YAML or JSON, the shape of one `versions:` entry of the configuration, its
+ * `version` number ignored) as the API's VersionSpec. The server checks the content; this only
+ * turns names (`variables: [text]`) into objects.
+ */
+function versionFile(path: string) {
+  const { version: _number, variables, ...rest } = fileObject(path, "one version: model, messages, variables …");
+  const vars = variableObjects(variables);
   try {
     return fromJson(VersionSpecSchema, { ...rest, ...(vars !== undefined ? { variables: vars } : {}) } as JsonValue);
   } catch (err) {

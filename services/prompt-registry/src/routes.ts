@@ -7,13 +7,17 @@ import {
   HistoryEntrySchema,
   LabelSchema,
   PromptAdminService,
+  PromptApiSchema,
   PromptSchema,
   PromptVersionSchema,
+  type PromptApi as PromptApiMsg,
+  type Variable as VariableMsg,
   type VersionSpec as VersionSpecMsg,
 } from "@tessera/gen/tessera/promptregistry/v1/prompt_admin_pb";
-import type { Caller, PromptAdmin, PromptView } from "./domain/admin.js";
+import type { PublishedApi } from "@tessera/runtime";
+import type { ApiView, Caller, PromptAdmin, PromptView } from "./domain/admin.js";
 import type { PromptRenderer } from "./domain/renderer.js";
-import type { Rendered } from "./domain/registry.js";
+import type { Rendered, VariableSpec } from "./domain/registry.js";
 import type { Apis } from "./domain/apis.js";
 import type { HistoryRow, LabelRow, VersionRow } from "./domain/store.js";
 
@@ -34,12 +38,12 @@ function rendered(r: Rendered) {
 export function promptRegistryService(deps: { renderer: PromptRenderer; apis: Apis }): ServiceBinding<typeof PromptRegistryService> {
   return bind(PromptRegistryService, {
     async render(req) {
-      if (req.api) return rendered(deps.apis.renderStep(req.tenantId, req.api, req.step, req.context ?? {}, req.stickyKey));
+      if (req.api) return rendered(await deps.apis.renderStep(req.tenantId, req.api, req.step, req.context ?? {}, req.stickyKey));
       return rendered(await deps.renderer.render(req.tenantId, req.name, req.label, req.version, req.variables ?? {}, req.stickyKey));
     },
-    resolveApi(req) {
-      const plan = deps.apis.resolve(req.tenantId, req.path, req.variables ?? {});
-      return create(ResolveApiResponseSchema, { steps: plan.steps, input: plan.input });
+    async resolveApi(req) {
+      const plan = await deps.apis.resolve(req.tenantId, req.path, req.variables ?? {});
+      return create(ResolveApiResponseSchema, { steps: plan.steps, input: plan.input, access: plan.access, requiresApproval: plan.requiresApproval });
     },
   });
 }
@@ -57,8 +61,79 @@ const promptMsg = (v: PromptView) =>
     createdAtMs: ms(v.prompt.createdAt),
     createdBy: v.prompt.createdBy,
   });
+/** A declared variable as the API shows it. */
+const variableMsg = (x: VariableSpec) =>
+  typeof x === "string"
+    ? { name: x, type: "string" }
+    : {
+        name: x.name,
+        type: x.type,
+        ...(x.default !== undefined ? { default: fromJson(ValueSchema, x.default as JsonValue) } : {}),
+        ...(x.required !== undefined ? { required: x.required } : {}),
+        enum: x.enum ?? [],
+        description: x.description ?? "",
+      };
+
+/** A declared variable from the API, in the configuration's shape. */
+const variableSpec = (v: VariableMsg) => ({
+  name: v.name,
+  ...(v.type ? { type: v.type } : {}),
+  ...(v.default !== undefined ? { default: toJson(ValueSchema, v.default) } : {}),
+  ...(v.required !== undefined ? { required: v.required } : {}),
+  ...(v.enum.length ? { enum: v.enum } : {}),
+  ...(v.description ? { description: v.description } : {}),
+});
+
+/** A published API as the admin API shows it (`source` and times only for what is listed or fetched). */
+function apiMsg(a: PublishedApi, view?: ApiView) {
+  return create(PromptApiSchema, {
+    path: a.path,
+    description: a.description,
+    prompt: a.prompt ?? "",
+    label: a.label ?? "",
+    version: a.version ?? 0,
+    ...(a.variables ? { variables: a.variables } : {}),
+    steps: (a.steps ?? []).map((s) => ({ name: s.name, prompt: s.prompt, label: s.label ?? "", version: s.version ?? 0, ...(s.variables ? { variables: s.variables } : {}) })),
+    input: a.input.map((x) => variableMsg(x as VariableSpec)),
+    access: a.access,
+    requiresApproval: a.requires_approval,
+    source: view?.source ?? "",
+    ...(view?.row ? { createdAtMs: ms(view.row.createdAt), createdBy: view.row.createdBy, updatedAtMs: ms(view.row.updatedAt), updatedBy: view.row.updatedBy } : {}),
+  });
+}
+
+/** A published API from the API, in the configuration's shape, for the domain to check (answer-only fields left out). */
+function apiSpecOf(m: PromptApiMsg | undefined): Record<string, unknown> {
+  if (!m) throw new TesseraError("invalid_request", "api is required: the API's path and its prompt or steps.", { code: "invalid_field", param: "api" });
+  const opt = (k: string, v: unknown) => (v ? { [k]: v } : {});
+  return {
+    path: m.path,
+    ...opt("description", m.description),
+    ...opt("prompt", m.prompt),
+    ...opt("label", m.label),
+    ...opt("version", m.version),
+    ...opt("variables", m.variables),
+    ...(m.steps.length ? { steps: m.steps.map((s) => ({ name: s.name, prompt: s.prompt, ...opt("label", s.label), ...opt("version", s.version), ...opt("variables", s.variables) })) } : {}),
+    input: m.input.map(variableSpec),
+    ...(m.access ? { access: { keys: m.access.keys, teams: m.access.teams, roles: m.access.roles } } : {}),
+    requires_approval: m.requiresApproval,
+  };
+}
+
 const historyMsg = (h: HistoryRow) =>
-  create(HistoryEntrySchema, { id: h.id, atMs: ms(h.at), actor: h.actor, name: h.name, action: h.action, version: h.version, label: h.label, before: h.before ?? [], after: h.after ?? [] });
+  create(HistoryEntrySchema, {
+    id: h.id,
+    atMs: ms(h.at),
+    actor: h.actor,
+    name: h.name,
+    action: h.action,
+    version: h.version,
+    label: h.label,
+    before: h.before ?? [],
+    after: h.after ?? [],
+    ...(h.apiBefore ? { apiBefore: apiMsg(h.apiBefore) } : {}),
+    ...(h.apiAfter ? { apiAfter: apiMsg(h.apiAfter) } : {}),
+  });
 
 /** A version as the API shows it; `content: false` leaves the spec out (listings). */
 function versionMsg(v: VersionRow, content = true) {
@@ -73,18 +148,7 @@ function versionMsg(v: VersionRow, content = true) {
           spec: {
             model: s.model,
             messages: s.messages,
-            variables: s.variables.map((x) =>
-              typeof x === "string"
-                ? { name: x, type: "string" }
-                : {
-                    name: x.name,
-                    type: x.type,
-                    ...(x.default !== undefined ? { default: fromJson(ValueSchema, x.default as JsonValue) } : {}),
-                    ...(x.required !== undefined ? { required: x.required } : {}),
-                    enum: x.enum ?? [],
-                    description: x.description ?? "",
-                  },
-            ),
+            variables: s.variables.map(variableMsg),
             ...(s.max_tokens !== undefined ? { maxTokens: s.max_tokens } : {}),
             ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
             ...(s.output_schema ? { outputSchema: s.output_schema as JsonObject } : {}),
@@ -100,14 +164,7 @@ function specOf(s: VersionSpecMsg | undefined): Record<string, unknown> {
   return {
     model: s.model,
     messages: s.messages.map((m) => ({ role: m.role, content: m.content })),
-    variables: s.variables.map((v) => ({
-      name: v.name,
-      ...(v.type ? { type: v.type } : {}),
-      ...(v.default !== undefined ? { default: toJson(ValueSchema, v.default) } : {}),
-      ...(v.required !== undefined ? { required: v.required } : {}),
-      ...(v.enum.length ? { enum: v.enum } : {}),
-      ...(v.description ? { description: v.description } : {}),
-    })),
+    variables: s.variables.map(variableSpec),
     ...(s.maxTokens !== undefined ? { max_tokens: s.maxTokens } : {}),
     ...(s.temperature !== undefined ? { temperature: s.temperature } : {}),
     ...(s.outputSchema !== undefined ? { output_schema: s.outputSchema } : {}),
@@ -161,6 +218,21 @@ export function promptAdminService(deps: PromptAdminDeps): ServiceBinding<typeof
     },
     async importPrompts(req, ctx) {
       return { changes: await a.importPrompts(await who(ctx), req) };
+    },
+    async publishApi(req, ctx) {
+      const r = await a.publishApi(await who(ctx), { tenantId: req.tenantId, api: apiSpecOf(req.api) });
+      return { api: apiMsg(r.view.spec, r.view), replaced: r.replaced };
+    },
+    async getApi(req, ctx) {
+      const v = await a.getApi(await who(ctx), req.tenantId, req.path);
+      return { api: apiMsg(v.spec, v) };
+    },
+    async listApis(req, ctx) {
+      return { apis: (await a.listApis(await who(ctx), req.tenantId)).map((v) => apiMsg(v.spec, v)) };
+    },
+    async deleteApi(req, ctx) {
+      await a.deleteApi(await who(ctx), req);
+      return {};
     },
   });
 }

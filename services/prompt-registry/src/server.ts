@@ -4,7 +4,7 @@ import { createMeshClient, meshUrl, type BuiltService, type Config, type Logger 
 import { createLazy, createSqlDatabases, type EmptyAnswers, type SqlDatabases } from "@tessera/sql";
 import { createPromptAdmin } from "./domain/admin.js";
 import { createRegistry } from "./domain/registry.js";
-import { createApis } from "./domain/apis.js";
+import { configPrompts, createApis } from "./domain/apis.js";
 import { createPromptRenderer } from "./domain/renderer.js";
 import type { PromptStore } from "./domain/store.js";
 import { callersFromAuthz } from "./adapters/caller.js";
@@ -45,12 +45,21 @@ export interface PromptRegistryShared {
 /** Build prompt-registry from configuration. */
 export async function build(cfg: Config, log: Logger, shared: PromptRegistryShared = {}): Promise<BuiltService> {
   const config = createRegistry(cfg.prompts);
-  const apis = createApis(cfg.prompt_apis, cfg.prompts, config);
   const databases = shared.databases ?? createSqlDatabases((line) => log.warn(line));
   const store = await openPromptStore(cfg, log, databases);
   const authz = shared.admin ?? createMeshClient(AdminService, meshUrl(cfg, "authz"));
-  const renderer = createPromptRenderer({ config, store, labelCacheMs: cfg.prompt_registry.cache_ms });
-  const admin = createPromptAdmin({ store, models: new Set(cfg.models.map((m) => m.name)), inConfig: config.has, onChange: renderer.changed });
+  const cacheMs = cfg.prompt_registry.cache_ms;
+  const renderer = createPromptRenderer({ config, store, labelCacheMs: cacheMs });
+  const apis = createApis({ configured: cfg.prompt_apis, prompts: cfg.prompts, renderer, store, cacheMs });
+  const admin = createPromptAdmin({
+    store,
+    models: new Set(cfg.models.map((m) => m.name)),
+    inConfig: config.has,
+    onChange: renderer.changed,
+    configApis: cfg.prompt_apis,
+    configPrompts: configPrompts(cfg.prompts),
+    onApiChange: apis.changed,
+  });
   return {
     bindings: [promptRegistryService({ renderer, apis }), promptAdminService({ admin, caller: callersFromAuthz(authz) })],
     stop: async () => {

@@ -110,8 +110,14 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_tenant_idx ON audit_log (tenant_id, id);
 `;
 
+/** Keys limited to published prompt APIs (paths, or prefixes ending in *), as configuration keys' `apis`. */
+const KEY_APIS = `ALTER TABLE api_keys ADD COLUMN apis_allow text[] NOT NULL DEFAULT '{}';`;
+
 /** Every migration, in version order. Append only. */
-export const MIGRATIONS: MigrationLedger["migrations"] = [{ version: 1, name: "initial_schema", sql: INITIAL }];
+export const MIGRATIONS: MigrationLedger["migrations"] = [
+  { version: 1, name: "initial_schema", sql: INITIAL },
+  { version: 2, name: "api_keys_apis_allow", sql: KEY_APIS },
+];
 
 /**
  * The authz ledger: `schema_migrations` (its name from before stores shared a database), and

@@ -81,6 +81,7 @@ interface KeyDb {
   models_allow: string[] | null;
   models_deny: string[] | null;
   prompts_allow: string[] | null;
+  apis_allow: string[] | null;
   redaction_policy: string;
   created_at: DbTime;
   expires_at: DbTime | null;
@@ -164,6 +165,7 @@ const toKey = (r: KeyDb): KeyRow => ({
   modelsAllow: list(r.models_allow),
   modelsDeny: list(r.models_deny),
   promptsAllow: list(r.prompts_allow),
+  apisAllow: list(r.apis_allow),
   redactionPolicy: r.redaction_policy,
   createdAt: time(r.created_at),
   expiresAt: timeOrNull(r.expires_at),
@@ -221,7 +223,7 @@ const TENANT_COLS = "id, name, created_at";
 const TEAM_COLS = "tenant_id, id, name, models_allow, models_deny, created_at";
 const USER_COLS = "tenant_id, id, email, team_id, roles, created_at";
 const KEY_COLS =
-  "id, tenant_id, team_id, user_id, name, key_hash, prefix, roles, models_allow, models_deny, prompts_allow, redaction_policy, created_at, expires_at, revoked_at, rotated_from";
+  "id, tenant_id, team_id, user_id, name, key_hash, prefix, roles, models_allow, models_deny, prompts_allow, apis_allow, redaction_policy, created_at, expires_at, revoked_at, rotated_from";
 const LIMIT_COLS = "tenant_id, scope, scope_id, requests_per_minute, tokens_per_minute";
 const BUDGET_COLS = "tenant_id, id, scope, scope_id, period, starts_at, ends_at, limit_usd, soft_limit_usd, token_quota";
 const SUBSCRIPTION_COLS = "tenant_id, id, team_id, resource_kind, resource, status, requested_by, decided_by, created_at, decided_at, note";
@@ -336,8 +338,8 @@ function bindStore(db: SqlClient, inTransaction: boolean): AuthzStore {
       return orConflict(
         must<KeyDb, KeyRow>(
           `INSERT INTO api_keys (id, tenant_id, team_id, user_id, name, key_hash, prefix, roles, models_allow, models_deny,
-             prompts_allow, redaction_policy, expires_at, revoked_at, rotated_from)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING ${KEY_COLS}`,
+             prompts_allow, apis_allow, redaction_policy, expires_at, revoked_at, rotated_from)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING ${KEY_COLS}`,
           [
             k.id,
             k.tenantId,
@@ -350,6 +352,7 @@ function bindStore(db: SqlClient, inTransaction: boolean): AuthzStore {
             k.modelsAllow,
             k.modelsDeny,
             k.promptsAllow,
+            k.apisAllow,
             k.redactionPolicy,
             k.expiresAt,
             k.revokedAt,
@@ -369,6 +372,14 @@ function bindStore(db: SqlClient, inTransaction: boolean): AuthzStore {
     },
     listKeys(tenantId) {
       return all<KeyDb, KeyRow>(`SELECT ${KEY_COLS} FROM api_keys WHERE tenant_id = $1 ORDER BY id`, [tenantId], toKey);
+    },
+    updateKey(k) {
+      return one<KeyDb, KeyRow>(
+        `UPDATE api_keys SET name = $2, roles = $3, models_allow = $4, models_deny = $5, prompts_allow = $6, apis_allow = $7, redaction_policy = $8
+         WHERE id = $1 RETURNING ${KEY_COLS}`,
+        [k.id, k.name, k.roles, k.modelsAllow, k.modelsDeny, k.promptsAllow, k.apisAllow, k.redactionPolicy],
+        toKey,
+      );
     },
     setKeyExpiry(id, expiresAt) {
       return one<KeyDb, KeyRow>(`UPDATE api_keys SET expires_at = $2 WHERE id = $1 RETURNING ${KEY_COLS}`, [id, expiresAt], toKey);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { sha256Hex, TesseraError, ulid, type Logger } from "@tessera/runtime";
+import { API_PATH, sha256Hex, TesseraError, ulid, type Logger } from "@tessera/runtime";
 import { currentPeriod, fromMicros, ledgerKeys } from "./budget-period.js";
 import { actorOf, ROLES, type Identity, type IdentityResolver, type Role } from "./identity.js";
 import type { Limiter } from "./limiter.js";
@@ -54,6 +54,22 @@ function patterns(param: string, xs: readonly string[]): string[] {
   return [...xs];
 }
 
+/** Published prompt API paths a key may call: a path (/apis/…) or a prefix of one ending in *. */
+function apiPatterns(param: string, xs: readonly string[]): string[] {
+  for (const x of xs) {
+    const ok = x.endsWith("*") ? x.startsWith("/apis/") && x.length <= 200 : API_PATH.test(x);
+    if (!ok) throw invalid(param, `${param} entry '${x.slice(0, 64)}' must be a prompt API path (/apis/support/summarize) or a prefix of one ending in * (/apis/support/*).`);
+  }
+  return [...new Set(xs)];
+}
+
+/** The fields UpdateKey may change. */
+const KEY_FIELDS = ["name", "roles", "models_allow", "models_deny", "prompts_allow", "apis_allow", "redaction_policy"] as const;
+type KeyField = (typeof KEY_FIELDS)[number];
+
+/** A key's grants as a request gives them. */
+type KeyGrants = Pick<KeyRow, "name" | "roles" | "modelsAllow" | "modelsDeny" | "promptsAllow" | "apisAllow" | "redactionPolicy">;
+
 /** A key secret: "tsk-" and 43 base64url characters (256 bits). */
 export function newSecret(): string {
   return `tsk-${randomBytes(32).toString("base64url")}`;
@@ -100,6 +116,21 @@ export function createAdmin(deps: AdminDeps) {
       if (err instanceof StoreConflict) throw new TesseraError("conflict", err.message, { code: "already_exists" });
       throw err;
     }
+  }
+
+  /** A key's grants checked: known roles (default developer), patterns, a redaction policy the configuration has. */
+  function grants(k: KeyGrants): KeyGrants {
+    const policy = k.redactionPolicy || "default";
+    if (policy !== "default" && !deps.redactionPolicies.has(policy)) throw invalid("redaction_policy", `Unknown redaction policy '${policy.slice(0, 64)}'.`);
+    return {
+      name: k.name,
+      roles: roles("roles", k.roles, ["developer"]),
+      modelsAllow: patterns("models_allow", k.modelsAllow),
+      modelsDeny: patterns("models_deny", k.modelsDeny),
+      promptsAllow: patterns("prompts_allow", k.promptsAllow),
+      apisAllow: apiPatterns("apis_allow", k.apisAllow),
+      redactionPolicy: policy,
+    };
   }
 
   async function tenantExists(tx: AuthzStore, tenantId: string): Promise<void> {
@@ -206,39 +237,56 @@ export function createAdmin(deps: AdminDeps) {
       return deps.store.listUsers(tenantId);
     },
 
-    async createKey(
-      id: Identity,
-      k: Pick<KeyRow, "tenantId" | "teamId" | "userId" | "name" | "roles" | "modelsAllow" | "modelsDeny" | "promptsAllow" | "redactionPolicy"> & { ttlSeconds: number },
-    ): Promise<{ key: KeyRow; secret: string }> {
+    async createKey(id: Identity, k: Pick<KeyRow, "tenantId" | "teamId" | "userId"> & KeyGrants & { ttlSeconds: number }): Promise<{ key: KeyRow; secret: string }> {
       require(id, k.tenantId, ["admin"]);
       if (k.ttlSeconds < 0) throw invalid("ttl_seconds", "ttl_seconds must be 0 (never expires) or positive.");
-      const policy = k.redactionPolicy || "default";
-      if (policy !== "default" && !deps.redactionPolicies.has(policy)) throw invalid("redaction_policy", `Unknown redaction policy '${policy.slice(0, 64)}'.`);
       const secret = newSecret();
       const row: Omit<KeyRow, "createdAt"> = {
         id: `key_${ulid().toLowerCase()}`,
         tenantId: k.tenantId,
         teamId: k.teamId,
         userId: k.userId,
-        name: k.name,
         keyHash: sha256Hex(secret),
         prefix: secret.slice(0, 10),
-        roles: roles("roles", k.roles, ["developer"]),
-        modelsAllow: patterns("models_allow", k.modelsAllow),
-        modelsDeny: patterns("models_deny", k.modelsDeny),
-        promptsAllow: patterns("prompts_allow", k.promptsAllow),
-        redactionPolicy: policy,
+        ...grants(k),
         expiresAt: k.ttlSeconds > 0 ? new Date(now() + k.ttlSeconds * 1000) : null,
         revokedAt: null,
         rotatedFrom: "",
       };
-      const key = await change(id, k.tenantId, "key.create", `key:${row.id}`, { name: row.name, teamId: row.teamId, userId: row.userId, roles: row.roles, modelsAllow: row.modelsAllow, modelsDeny: row.modelsDeny, expiresAt: row.expiresAt }, async (tx) => {
+      const details = { name: row.name, teamId: row.teamId, userId: row.userId, roles: row.roles, modelsAllow: row.modelsAllow, modelsDeny: row.modelsDeny, apisAllow: row.apisAllow, expiresAt: row.expiresAt };
+      const key = await change(id, k.tenantId, "key.create", `key:${row.id}`, details, async (tx) => {
         await tenantExists(tx, k.tenantId);
         await teamExists(tx, k.tenantId, k.teamId);
         if (k.userId && !(await tx.getUser(k.tenantId, k.userId))) throw notFound(`User '${k.userId}' in tenant '${k.tenantId}'`);
         return tx.createKey(row);
       });
       return { key, secret };
+    },
+
+    /**
+     * Change the named fields of a key (its secret, owner and times stay): e.g. limit it to some
+     * prompt APIs. Served within authz.cache_ms on other replicas, at once on this one.
+     */
+    async updateKey(id: Identity, r: { tenantId: string; keyId: string; fields: readonly string[] } & KeyGrants): Promise<KeyRow> {
+      require(id, r.tenantId, ["admin"]);
+      if (r.fields.length === 0) throw invalid("fields", `fields names what to change: ${KEY_FIELDS.join(", ")}.`);
+      for (const f of r.fields)
+        if (!(KEY_FIELDS as readonly string[]).includes(f)) throw invalid("fields", `Unknown key field '${f.slice(0, 64)}'; a key's ${KEY_FIELDS.join(", ")} may change.`);
+      const named = new Set(r.fields as readonly KeyField[]);
+      return change(id, r.tenantId, "key.update", `key:${r.keyId}`, { fields: [...named] }, async (tx) => {
+        const old = await keyOf(tx, r.tenantId, r.keyId);
+        const pick = <K extends keyof KeyGrants>(field: KeyField, k: K): KeyGrants[K] => (named.has(field) ? r[k] : old[k]);
+        const next = grants({
+          name: pick("name", "name"),
+          roles: pick("roles", "roles"),
+          modelsAllow: pick("models_allow", "modelsAllow"),
+          modelsDeny: pick("models_deny", "modelsDeny"),
+          promptsAllow: pick("prompts_allow", "promptsAllow"),
+          apisAllow: pick("apis_allow", "apisAllow"),
+          redactionPolicy: pick("redaction_policy", "redactionPolicy"),
+        });
+        return (await tx.updateKey({ id: r.keyId, ...next }))!;
+      });
     },
 
     async listKeys(id: Identity, tenantId: string): Promise<KeyRow[]> {

@@ -71,7 +71,7 @@ async function tenant(e: Env, core: { allow?: string[]; deny?: string[] } = {}) 
   await e.admin.createTeam(op, { tenantId: id, id: "lab", name: "Lab", modelsAllow: [], modelsDeny: [] });
   await e.admin.createUser(op, { tenantId: id, id: "alice", email: "", teamId: "core", roles: ["developer"] });
   await e.admin.createUser(op, { tenantId: id, id: "bob", email: "", teamId: "lab", roles: ["developer"] });
-  const key = async (over: Partial<{ teamId: string; userId: string; roles: string[]; modelsAllow: string[]; modelsDeny: string[] }> = {}) => {
+  const key = async (over: Partial<{ teamId: string; userId: string; roles: string[]; modelsAllow: string[]; modelsDeny: string[]; apisAllow: string[] }> = {}) => {
     const { key, secret } = await e.admin.createKey(op, {
       tenantId: id,
       teamId: "core",
@@ -312,6 +312,40 @@ describe("authorizer", () => {
       const chat = await refused(e.authorizer.authorize(call(secret)), "permission_denied", "prompt_key_only", 403);
       assert.equal(chat.message, "This API key may only invoke the prompt APIs /apis/support/*.");
       await refused(e.authorizer.authorize(call(secret, { action: "embed" })), "permission_denied", "prompt_key_only", 403);
+    });
+
+    it("a stored key given apis_allow (at creation or later) may call those APIs and nothing else", async () => {
+      const { e, apis } = apiEnv();
+      const t = await tenant(e);
+      apis.set(`${t.id}\u0000/apis/support/reply`, { keys: [], teams: [], roles: [], requiresApproval: false });
+      apis.set(`${t.id}\u0000/apis/sales/pitch`, { keys: [], teams: [], roles: [], requiresApproval: false });
+      const only = await t.key({ apisAllow: ["/apis/support/*"] });
+      await e.authorizer.authorize(invoke(only.secret, "/apis/support/reply"));
+      await refused(e.authorizer.authorize(invoke(only.secret, "/apis/sales/pitch")), "permission_denied", "api_not_allowed", 403);
+      const chat = await refused(e.authorizer.authorize(call(only.secret)), "permission_denied", "prompt_key_only", 403);
+      assert.equal(chat.message, "This API key may only invoke the prompt APIs /apis/support/*.");
+      // An unrestricted key limited afterwards: this replica refuses it at once.
+      const later = await t.key();
+      await e.authorizer.authorize(call(later.secret));
+      const updated = await e.admin.updateKey(t.op, { tenantId: t.id, keyId: later.id, fields: ["apis_allow"], ...noKeyLists, name: "", roles: [], apisAllow: ["/apis/sales/pitch"] });
+      assert.deepEqual([updated.apisAllow, updated.roles, updated.name], [["/apis/sales/pitch"], ["developer"], "k"], "fields not named keep their values");
+      await refused(e.authorizer.authorize(call(later.secret)), "permission_denied", "prompt_key_only", 403);
+      await e.authorizer.authorize(invoke(later.secret, "/apis/sales/pitch"));
+    });
+
+    it("an API published at run time is judged by the rules the call carries; a configured API's own rules win", async () => {
+      const { e, apis } = apiEnv();
+      const t = await tenant(e);
+      const core = await t.key();
+      const stored: ApiInfo = { keys: ["key_other"], teams: [], roles: [], requiresApproval: false };
+      await refused(e.authorizer.authorize(invoke(core.secret, "/apis/stored", { apiRules: stored })), "permission_denied", "api_access_denied", 403);
+      await e.authorizer.authorize(invoke(core.secret, "/apis/stored", { apiRules: { ...stored, teams: ["core"] } }));
+      const gated = await refused(e.authorizer.authorize(invoke(core.secret, "/apis/stored", { apiRules: { ...stored, keys: [], requiresApproval: true } })), "permission_denied", "subscription_required", 403);
+      assert.match(gated.message, /^Prompt API '\/apis\/stored' requires an approved subscription/);
+      await refused(e.authorizer.authorize(invoke(core.secret, "/apis/stored")), "not_found", "api_not_found", 404);
+      apis.set(`${t.id}\u0000/apis/configured`, { keys: ["key_other"], teams: [], roles: [], requiresApproval: false });
+      const open: ApiInfo = { keys: [], teams: [], roles: [], requiresApproval: false };
+      await refused(e.authorizer.authorize(invoke(core.secret, "/apis/configured", { apiRules: open })), "permission_denied", "api_access_denied", 403);
     });
 
     it("an API or a prompt that requires approval needs an approved subscription of kind prompt", async () => {

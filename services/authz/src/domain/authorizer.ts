@@ -20,6 +20,11 @@ export interface AuthorizeInput {
   candidateModels: string[];
   /** The published prompt API the call goes through ("" when none). */
   api: string;
+  /**
+   * The rules of an API published at run time, as prompt-registry resolved them for ingress;
+   * the configuration's rules win for a configured API.
+   */
+  apiRules?: ApiInfo | undefined;
 }
 
 export interface AuthorizeOutput {
@@ -37,7 +42,7 @@ export interface ModelInfo {
   deployments: { provider: string; model: string }[];
 }
 
-/** What the authorizer knows of a published prompt API from the configuration. */
+/** A published prompt API's access rules (from the configuration, or resolved with the call). */
 export interface ApiInfo {
   /** Who may call it (any of them); all empty: every caller of the tenant. */
   keys: string[];
@@ -143,9 +148,13 @@ export function createAuthorizer(deps: AuthorizerDeps) {
   /** A key given prompt or API lists may call those and nothing else. */
   const restricted = (id: Identity) => id.promptsAllow.length > 0 || id.apisAllow.length > 0;
 
+  /** A published API's rules: the configuration's, else those the call carries (an API published at run time). */
+  const apiOf = (id: Identity, input: AuthorizeInput): ApiInfo | undefined => apis.get(`${id.tenantId}\u0000${input.api}`) ?? input.apiRules;
+
   /** A published API's own rules: the key's API list, then who the API lets call it. */
-  function checkApi(id: Identity, path: string): void {
-    const api = apis.get(`${id.tenantId}\u0000${path}`);
+  function checkApi(id: Identity, input: AuthorizeInput): void {
+    const path = input.api;
+    const api = apiOf(id, input);
     if (!api) throw new TesseraError("not_found", `There is no prompt API at ${path} for your tenant.`, { code: "api_not_found" });
     if (restricted(id) && !matchesAny(id.apisAllow, path))
       throw new TesseraError("permission_denied", `This API key is not allowed to call the prompt API ${path}.`, { code: "api_not_allowed" });
@@ -166,7 +175,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       });
     if (input.action === "invoke_prompt") {
       // Through a published API its own rules apply; the API's author chose its prompts.
-      if (input.api) checkApi(id, input.api);
+      if (input.api) checkApi(id, input);
       else if (restricted(id) && !matchesAny(id.promptsAllow, input.prompt))
         throw new TesseraError("permission_denied", `This API key is not allowed to invoke prompt '${input.prompt}'.`, { code: "prompt_not_allowed", param: "prompt" });
       // The prompt's author chose its model: the key's own model allow-list governs direct
@@ -193,7 +202,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
     if (input.action === "invoke_prompt") {
       if ((promptApproval.get(`${id.tenantId}\u0000${input.prompt}`) ?? promptApproval.get(`*\u0000${input.prompt}`)) === true) needs.push(["prompt", input.prompt]);
       // An API's subscription is one of kind prompt whose resource is the API's path.
-      if (input.api && apis.get(`${id.tenantId}\u0000${input.api}`)?.requiresApproval) needs.push(["prompt", input.api]);
+      if (input.api && apiOf(id, input)?.requiresApproval) needs.push(["prompt", input.api]);
     }
     for (const [kind, resource] of needs) {
       const ok = await subs.get(`${id.tenantId}\u0000${id.teamId}\u0000${kind}\u0000${resource}`, () =>

@@ -21,7 +21,7 @@ export interface Identity {
   modelsAllow: string[];
   modelsDeny: string[];
   promptsAllow: string[];
-  /** Published prompt APIs the key may call (configuration keys only). */
+  /** Published prompt APIs the key may call. */
   apisAllow: string[];
   redactionPolicy: string;
   /** The team's row when the identity has a team that exists in the store. */
@@ -112,7 +112,7 @@ export function createIdentityResolver(deps: IdentityDeps) {
       modelsAllow: k.modelsAllow,
       modelsDeny: k.modelsDeny,
       promptsAllow: k.promptsAllow,
-      apisAllow: [],
+      apisAllow: k.apisAllow,
       redactionPolicy: k.redactionPolicy || "default",
       team: await team(k.tenantId, k.teamId),
     };

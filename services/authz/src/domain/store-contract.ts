@@ -31,6 +31,7 @@ export function keyRow(tenantId: string, over: Partial<Omit<KeyRow, "createdAt">
     modelsAllow: [],
     modelsDeny: [],
     promptsAllow: [],
+    apisAllow: [],
     redactionPolicy: "default",
     expiresAt: null,
     revokedAt: null,
@@ -204,6 +205,7 @@ export function authzStoreContract(name: string, open: () => Promise<AuthzStore>
           modelsAllow: ["gpt-4o"],
           modelsDeny: ["o1"],
           promptsAllow: ["support/*"],
+          apisAllow: ["/apis/support/summarize", "/apis/billing/*"],
           redactionPolicy: "strict",
           rotatedFrom: "key-old",
         });
@@ -213,6 +215,16 @@ export function authzStoreContract(name: string, open: () => Promise<AuthzStore>
         assert.deepEqual(await store.getKey(k.id), created);
         assert.deepEqual(await store.getKeyByHash(k.keyHash), created);
         assert.deepEqual(await store.listKeys(t), [created]);
+      });
+
+      it("updates a key's name, roles, lists and policy, leaving its secret, tenant and times", async () => {
+        const t = await tenant();
+        const k = await store.createKey(keyRow(t, { promptsAllow: ["p"], apisAllow: ["/apis/a"] }));
+        const grants = { name: "renamed", roles: ["viewer"], modelsAllow: ["m*"], modelsDeny: ["x"], promptsAllow: [], apisAllow: ["/apis/b", "/apis/c/*"], redactionPolicy: "strict" };
+        const updated = await store.updateKey({ id: k.id, ...grants });
+        assert.deepEqual(updated, { ...k, ...grants });
+        assert.deepEqual(await store.getKeyByHash(k.keyHash), updated);
+        assert.equal(await store.updateKey({ id: rid("key"), ...grants }), undefined);
       });
 
       it("returns expired and revoked keys by hash (the caller judges them)", async () => {

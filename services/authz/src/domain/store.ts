@@ -51,6 +51,8 @@ export interface KeyRow {
   modelsAllow: string[];
   modelsDeny: string[];
   promptsAllow: string[];
+  /** Published prompt APIs the key may call; with promptsAllow, when either is set the key may call nothing else. */
+  apisAllow: string[];
   redactionPolicy: string;
   createdAt: Date;
   expiresAt: Date | null;
@@ -146,6 +148,8 @@ export interface AuthzStore {
   /** The key with this secret hash, whatever its state (the caller checks expiry and revocation). */
   getKeyByHash(keyHash: string): Promise<KeyRow | undefined>;
   listKeys(tenantId: string): Promise<KeyRow[]>;
+  /** Replace a key's name, roles, lists and redaction policy; undefined when the key does not exist. */
+  updateKey(k: Pick<KeyRow, "id" | "name" | "roles" | "modelsAllow" | "modelsDeny" | "promptsAllow" | "apisAllow" | "redactionPolicy">): Promise<KeyRow | undefined>;
   /** Set expires_at (rotation overlap); undefined when the key does not exist. */
   setKeyExpiry(id: string, expiresAt: Date | null): Promise<KeyRow | undefined>;
   /** Set revoked_at (keeps an earlier revocation time); undefined when the key does not exist. */

@@ -27,10 +27,11 @@ export async function refused(p: Promise<unknown>, kind: string, code: string | 
 }
 
 /** The createKey fields a test key leaves empty: no model or prompt lists, no redaction policy, no expiry. */
-export const noKeyLists: { modelsAllow: string[]; modelsDeny: string[]; promptsAllow: string[]; redactionPolicy: string; ttlSeconds: number } = {
+export const noKeyLists: { modelsAllow: string[]; modelsDeny: string[]; promptsAllow: string[]; apisAllow: string[]; redactionPolicy: string; ttlSeconds: number } = {
   modelsAllow: [],
   modelsDeny: [],
   promptsAllow: [],
+  apisAllow: [],
   redactionPolicy: "",
   ttlSeconds: 0,
 };

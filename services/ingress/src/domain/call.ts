@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { Action, type AuthzService, type Principal, type RateLimitState } from "@tessera/gen/tessera/authz/v1/authz_pb";
+import { Action, type ApiRules, type AuthzService, type Principal, type RateLimitState } from "@tessera/gen/tessera/authz/v1/authz_pb";
 import type { RedactionService } from "@tessera/gen/tessera/redaction/v1/redaction_pb";
 import type { PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
 import type { JsonObject } from "@bufbuild/protobuf";
@@ -70,6 +70,11 @@ export interface ApiStep {
   name: string;
   /** What the step's variable mappings read: { input, steps: { <name>: { output } } }. */
   context: JsonObject;
+  /**
+   * The API's access rules as prompt-registry resolved them: authz knows a configured API's
+   * own, not one published at run time, so ingress (the hub) hands them over with each step.
+   */
+  rules: ApiRules;
 }
 
 /** One embeddings call as a surface hands it over. */
@@ -164,12 +169,13 @@ export function createCallPipeline(deps: CallDeps) {
   }
 
   /** Authorize a call to a model; fills the event's principal and authz time. */
-  async function authorize(input: CallInput | EmbedInput, ev: RequestEvent, t0: number, action: Action, inputTokens: number, maxOutputTokens: number, prompt = "", api = ""): Promise<Grant> {
+  async function authorize(input: CallInput | EmbedInput, ev: RequestEvent, t0: number, action: Action, inputTokens: number, maxOutputTokens: number, prompt?: PromptCall): Promise<Grant> {
     const auth = await deps.authz.authorize(
       {
         credential: input.credential,
-        prompt,
-        api,
+        prompt: prompt?.name ?? "",
+        api: prompt?.api ?? "",
+        ...(prompt?.step ? { apiRules: prompt.step.rules } : {}),
         model: input.request.model,
         requestId: ev.requestId,
         action,
@@ -270,7 +276,7 @@ export function createCallPipeline(deps: CallDeps) {
   async function prepare(input: CallInput, ev: RequestEvent, t0: number, grant: { g?: Grant }): Promise<{ request: ChatRequest; principal: Principal; answer: ResponseRedactor }> {
     if (input.prompt) await render(input, ev);
     const action = input.prompt ? Action.INVOKE_PROMPT : Action.CHAT;
-    const g = await authorize(input, ev, t0, action, tokensOf(promptChars(input.request)), input.request.maxTokens ?? 0, input.prompt?.name, input.prompt?.api);
+    const g = await authorize(input, ev, t0, action, tokensOf(promptChars(input.request)), input.request.maxTokens ?? 0, input.prompt);
     grant.g = g;
     const principal = g.principal;
     const t1 = now();

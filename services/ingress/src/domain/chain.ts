@@ -1,6 +1,6 @@
 import { create, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import type { Client } from "@connectrpc/connect";
-import { Action, type AuthzService } from "@tessera/gen/tessera/authz/v1/authz_pb";
+import { Action, ApiRulesSchema, type ApiRules, type AuthzService } from "@tessera/gen/tessera/authz/v1/authz_pb";
 import { ChatRequestSchema, type ChatChunk } from "@tessera/gen/tessera/chat/v1/chat_pb";
 import type { ApiStep as PlannedStep, PromptRegistryService } from "@tessera/gen/tessera/promptregistry/v1/prompt_registry_pb";
 import { toTesseraError, TesseraError, ulid } from "@tessera/runtime";
@@ -20,14 +20,16 @@ interface Plan {
   stickyKey: string;
   chainId: string;
   steps: PlannedStep[];
+  /** The API's access rules as prompt-registry resolved them, for authz on every step. */
+  rules: ApiRules;
   /** { input, steps: { <name>: { output } } }, filled in as steps finish. */
   context: { input: JsonObject; steps: JsonObject };
 }
 
 /**
  * Published prompt APIs (`POST /apis/…`, gRPC InvokePrompt with `api`): the caller's tenant
- * resolved once, the API's plan and input checked by prompt-registry, then each step run as a
- * prompt call through the whole pipeline (authz with the API's access rules, redaction,
+ * resolved once, the API's plan, input and access rules from prompt-registry, then each step run
+ * as a prompt call through the whole pipeline (authz with the API's access rules, redaction,
  * routing, one event per step). Earlier steps' answers feed later steps (parsed when the
  * version has an output schema); the last step's answer is the API's, streamed when asked. A
  * failing step stops the chain with an error naming the step and its cause. The same
@@ -41,14 +43,16 @@ export function createApiRunner(deps: ApiRunnerDeps) {
     const who = await deps.authz.authorize({ credential: input.credential, action: Action.LIST_MODELS, sourceIp: input.sourceIp ?? "" }, opts);
     const { tenantId, userId, keyId } = who.principal!;
     const r = await deps.prompts.resolveApi({ tenantId, path, variables: call.variables }, opts);
-    return { path, tenantId, stickyKey: userId || keyId, chainId: ulid(), steps: r.steps, context: { input: r.input ?? {}, steps: {} } };
+    const a = r.access;
+    const rules = create(ApiRulesSchema, { keys: a?.keys, teams: a?.teams, roles: a?.roles, requiresApproval: r.requiresApproval });
+    return { path, tenantId, stickyKey: userId || keyId, chainId: ulid(), steps: r.steps, rules, context: { input: r.input ?? {}, steps: {} } };
   }
 
   /** The pipeline input of step `i`: a prompt call of its own; only the last takes the caller's request options. */
   function stepInput(input: CallInput, p: Plan, i: number): CallInput {
     const s = p.steps[i]!;
     const last = i === p.steps.length - 1;
-    const step = { tenantId: p.tenantId, stickyKey: p.stickyKey, chainId: p.chainId, index: i, name: s.name, context: p.context };
+    const step = { tenantId: p.tenantId, stickyKey: p.stickyKey, chainId: p.chainId, index: i, name: s.name, context: p.context, rules: p.rules };
     return {
       ...input,
       request: last ? input.request : create(ChatRequestSchema),

@@ -91,6 +91,13 @@ const ROUTE_CASES: { method: string; path: string; body?: unknown; rpc: string; 
     status: 201,
   },
   { method: "GET", path: "/admin/v1/tenants/acme/keys", rpc: "listKeys", req: { tenant_id: "acme" } },
+  {
+    method: "PATCH",
+    path: "/admin/v1/tenants/acme/keys/k1",
+    body: { fields: ["apis_allow"], apis_allow: ["/apis/support/*"] },
+    rpc: "updateKey",
+    req: { tenant_id: "acme", id: "k1", fields: ["apis_allow"], apis_allow: ["/apis/support/*"] },
+  },
   { method: "POST", path: "/admin/v1/tenants/acme/keys/k1/rotate", body: { overlap_seconds: "60" }, rpc: "rotateKey", req: { tenant_id: "acme", id: "k1", overlap_seconds: "60" } },
   { method: "POST", path: "/admin/v1/tenants/acme/keys/k1/rotate", rpc: "rotateKey", req: { tenant_id: "acme", id: "k1" } },
   { method: "POST", path: "/admin/v1/tenants/acme/keys/k1/revoke", rpc: "revokeKey", req: { tenant_id: "acme", id: "k1" } },
@@ -253,7 +260,7 @@ test("unknown admin paths are 404, a wrong method 405 with allow, other paths ar
   assert.equal(m.headers.get("allow"), "POST, GET");
   assert.equal(errorOf(m.json).code, "method_not_allowed");
   const k = await call("GET", "/admin/v1/tenants/acme/keys/k1");
-  assert.deepEqual([k.status, k.headers.get("allow")], [405, "DELETE"]);
+  assert.deepEqual([k.status, k.headers.get("allow")], [405, "PATCH, DELETE"]);
   assert.equal(seen.length, 0);
 
   const other = await call("GET", "/v1/models");

@@ -35,7 +35,9 @@ type Verb = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 /**
  * One REST route. The request message is filled from the JSON body (POST, PUT, PATCH) or the
  * query string (GET, DELETE), then from the path's `{params}`, which are proto field names
- * and win over body fields of the same name.
+ * and win over body fields of the same name. A last segment `{field=lit/**}` takes the rest of
+ * the URL from `lit` on, as a path with a leading '/' (`/admin/v1/{path=apis/**}` gives
+ * `path` "/apis/support/summarize" for /admin/v1/apis/support/summarize).
  */
 export interface AdminRoute<S extends DescService = DescService> {
   method: Verb;
@@ -68,6 +70,7 @@ export const ADMIN_ROUTES: readonly AdminRoute<typeof AdminService>[] = [
   { method: "GET", path: `${T}/users`, rpc: "listUsers" },
   { method: "POST", path: `${T}/keys`, rpc: "createKey", created: true },
   { method: "GET", path: `${T}/keys`, rpc: "listKeys" },
+  { method: "PATCH", path: `${T}/keys/{id}`, rpc: "updateKey" },
   { method: "POST", path: `${T}/keys/{id}/rotate`, rpc: "rotateKey" },
   { method: "POST", path: `${T}/keys/{id}/revoke`, rpc: "revokeKey" },
   { method: "DELETE", path: `${T}/keys/{id}`, rpc: "revokeKey" },
@@ -89,6 +92,8 @@ export const ADMIN_ROUTES: readonly AdminRoute<typeof AdminService>[] = [
 interface CompiledRoute extends AdminRoute {
   client: Client<DescService>;
   segments: readonly { literal?: string; param?: string }[];
+  /** A `{field=lit/**}` last segment: the field, and the literal the rest must start with. */
+  rest?: { param: string; literal: string };
   input: DescMessage;
   output: DescMessage;
   /** The message the body and path params fill: the request, or its `into` field's message. */
@@ -110,24 +115,35 @@ function compileRoute(api: AdminApi, route: AdminRoute): CompiledRoute {
     if (f?.fieldKind !== "message") throw new Error(`admin route ${route.path}: ${route.into} is not a message field of ${method.input.typeName}`);
     target = f.message;
   }
+  const scalar = (name: string) => {
+    const f = target.fields.find((x) => x.name === name);
+    if (f?.fieldKind !== "scalar") throw new Error(`admin route ${route.path}: {${name}} is not a scalar field of ${target.typeName}`);
+    return name;
+  };
+  const tail = /\/\{(\w+)=([\w.-]+)\/\*\*\}$/.exec(route.path);
+  const rest = tail ? { param: scalar(tail[1]!), literal: tail[2]! } : undefined;
   const segments = route.path
+    .slice(0, tail ? tail.index : undefined)
     .split("/")
     .slice(1)
     .map((s) => {
       const m = /^\{(\w+)\}$/.exec(s);
-      if (!m) return { literal: s };
-      const f = target.fields.find((x) => x.name === m[1]);
-      if (f?.fieldKind !== "scalar") throw new Error(`admin route ${route.path}: {${m[1]}} is not a scalar field of ${target.typeName}`);
-      return { param: m[1]! };
+      return m ? { param: scalar(m[1]!) } : { literal: s };
     });
-  return { ...route, client: api.client, segments, input: method.input, output: method.output, target };
+  return { ...route, client: api.client, segments, ...(rest ? { rest } : {}), input: method.input, output: method.output, target };
 }
 
 /** The path params of `route` in `parts`, or undefined when it does not match. */
 function matchRoute(route: CompiledRoute, parts: readonly string[]): Record<string, string> | undefined {
-  if (route.segments.length !== parts.length) return undefined;
+  const n = route.segments.length;
+  if (route.rest ? parts.length < n + 2 || parts[n] !== route.rest.literal : n !== parts.length) return undefined;
   const params: Record<string, string> = {};
-  for (let i = 0; i < parts.length; i++) {
+  if (route.rest) {
+    const tail = parts.slice(n);
+    if (tail.includes("")) return undefined;
+    params[route.rest.param] = `/${tail.map((p) => decodeSegment(p, route.rest!.param)).join("/")}`;
+  }
+  for (let i = 0; i < n; i++) {
     const seg = route.segments[i]!;
     const part = parts[i]!;
     if (seg.literal !== undefined) {

@@ -45,6 +45,13 @@ async function call(method: string, path: string, body?: unknown) {
   return { status: r.status, headers: r.headers, json: (await r.json()) as Record<string, any> };
 }
 
+const API = {
+  path: "/apis/support/reply",
+  input: [{ name: "ticket" }],
+  steps: [{ name: "extract", prompt: "extract", label: "staging", variables: { ticket: "{{ input.ticket }}" } }],
+  access: { teams: ["support"] },
+  requires_approval: true,
+};
 const SPEC = { model: "demo", messages: [{ role: "user", content: "{{ text }}" }], variables: [{ name: "text" }], temperature: 0.5 };
 
 const CASES: { method: string; path: string; body?: unknown; rpc: string; req: Record<string, unknown>; status?: number }[] = [
@@ -69,6 +76,12 @@ const CASES: { method: string; path: string; body?: unknown; rpc: string; req: R
   { method: "DELETE", path: "/admin/v1/prompts/summarize/labels/staging", rpc: "deleteLabel", req: { name: "summarize", label: "staging" } },
   { method: "GET", path: "/admin/v1/prompts/summarize/history?before_id=01J", rpc: "listHistory", req: { name: "summarize", before_id: "01J" } },
   { method: "GET", path: "/admin/v1/prompts/summarize/diff?from_version=1&to_version=2", rpc: "diffVersions", req: { name: "summarize", from_version: 1, to_version: 2 } },
+  { method: "GET", path: "/admin/v1/apis?tenant_id=acme", rpc: "listApis", req: { tenant_id: "acme" } },
+  { method: "POST", path: "/admin/v1/apis", body: { api: API }, rpc: "publishApi", req: { api: API }, status: 201 },
+  { method: "GET", path: "/admin/v1/apis/support/reply", rpc: "getApi", req: { path: "/apis/support/reply" } },
+  { method: "GET", path: "/admin/v1/apis/a/b/c%2Dd?tenant_id=acme", rpc: "getApi", req: { path: "/apis/a/b/c-d", tenant_id: "acme" } },
+  { method: "DELETE", path: "/admin/v1/apis/support/reply", rpc: "deleteApi", req: { path: "/apis/support/reply" } },
+  { method: "GET", path: "/admin/v1/prompts:history?name=/apis/support/reply", rpc: "listHistory", req: { name: "/apis/support/reply" } },
 ];
 
 test("each prompt route calls its RPC with the path, body and query fields", async () => {
@@ -115,5 +128,10 @@ test("bad input is a 400 naming the field before any call; wrong methods 405", a
   }
   const m = await call("PATCH", "/admin/v1/prompts/p/labels/production", {});
   assert.deepEqual([m.status, m.headers.get("allow")], [405, "PUT, DELETE"]);
+  const a = await call("PUT", "/admin/v1/apis/support/reply", {});
+  assert.deepEqual([a.status, a.headers.get("allow")], [405, "GET, DELETE"]);
+  assert.equal((await call("GET", "/admin/v1/apis/")).status, 200, "a trailing slash is the collection");
+  const bad = await call("POST", "/admin/v1/apis", { api: { ...API, steps: [{ name: "x", version: "two" }] } });
+  assert.deepEqual([bad.status, bad.json["error"].param], [400, "version"]);
   assert.equal((await call("GET", "/admin/v1/prompts/p/nothing")).status, 404);
 });

@@ -66,9 +66,34 @@ CREATE TABLE prompt_history (
 CREATE INDEX prompt_history_prompt_idx ON prompt_history (tenant_id, name, id);
 `;
 
+/** Prompt APIs published at run time, and their changes in the history. */
+const APIS = `
+CREATE TABLE prompt_apis (
+  tenant_id  text NOT NULL,
+  path       text NOT NULL,
+  -- The definition: a prompt_apis entry of the configuration without its tenant.
+  spec       jsonb NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  created_by text NOT NULL DEFAULT '',
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  updated_by text NOT NULL DEFAULT '',
+  PRIMARY KEY (tenant_id, path)
+);
+
+ALTER TABLE prompt_history DROP CONSTRAINT prompt_history_action_check;
+ALTER TABLE prompt_history ADD CONSTRAINT prompt_history_action_check
+  CHECK (action IN ('prompt.create', 'version.publish', 'label.set', 'label.delete', 'api.publish', 'api.delete'));
+-- api.* entries: name is the API's path; the definition before and after the change.
+ALTER TABLE prompt_history ADD COLUMN api_before jsonb;
+ALTER TABLE prompt_history ADD COLUMN api_after jsonb;
+`;
+
 /** The prompt store's ledger: its own table and advisory lock key. Append only. */
 export const PROMPT_LEDGER: MigrationLedger = {
   table: "prompt_schema_migrations",
   lockKey: "7316925478120616",
-  migrations: [{ version: 1, name: "prompts_versions_labels_history", sql: INITIAL }],
+  migrations: [
+    { version: 1, name: "prompts_versions_labels_history", sql: INITIAL },
+    { version: 2, name: "prompt_apis", sql: APIS },
+  ],
 };

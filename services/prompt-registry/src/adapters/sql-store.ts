@@ -1,6 +1,7 @@
 import { ulid } from "@tessera/runtime";
 import { json, migrated, rowsOf, time, type DbTime, type SqlClient } from "@tessera/sql";
-import type { HistoryAction, HistoryRow, LabelRow, PromptRow, PromptStore, SplitEntry, VersionRow, VersionSpec } from "../domain/store.js";
+import type { PublishedApi } from "@tessera/runtime";
+import type { ApiRow, HistoryAction, HistoryRow, LabelRow, PromptRow, PromptStore, SplitEntry, VersionRow, VersionSpec } from "../domain/store.js";
 import { PROMPT_LEDGER } from "./migrations.js";
 
 /** The prompt store over `db` (PGlite or Postgres, in a database of its own or authz's), once its pending migrations are applied. */
@@ -38,6 +39,15 @@ interface LabelDb {
   updated_at: DbTime;
   updated_by: string;
 }
+interface ApiDb {
+  tenant_id: string;
+  path: string;
+  spec: PublishedApi | string;
+  created_at: DbTime;
+  created_by: string;
+  updated_at: DbTime;
+  updated_by: string;
+}
 interface HistoryDb {
   id: string;
   at: DbTime;
@@ -49,6 +59,8 @@ interface HistoryDb {
   label: string;
   label_before: SplitEntry[] | string | null;
   label_after: SplitEntry[] | string | null;
+  api_before: PublishedApi | string | null;
+  api_after: PublishedApi | string | null;
 }
 
 const toPrompt = (r: PromptDb): PromptRow => ({
@@ -77,6 +89,16 @@ const toLabel = (r: LabelDb): LabelRow => ({
   updatedBy: r.updated_by,
 });
 const orNull = (v: SplitEntry[] | string | null): SplitEntry[] | null => (v === null ? null : json(v, []));
+const apiOrNull = (v: PublishedApi | string | null): PublishedApi | null => (v === null ? null : json(v, {} as PublishedApi));
+const toApi = (r: ApiDb): ApiRow => ({
+  tenantId: r.tenant_id,
+  path: r.path,
+  spec: json(r.spec, {} as PublishedApi),
+  createdAt: time(r.created_at),
+  createdBy: r.created_by,
+  updatedAt: time(r.updated_at),
+  updatedBy: r.updated_by,
+});
 const toHistory = (r: HistoryDb): HistoryRow => ({
   id: r.id,
   at: time(r.at),
@@ -88,13 +110,16 @@ const toHistory = (r: HistoryDb): HistoryRow => ({
   label: r.label,
   before: orNull(r.label_before),
   after: orNull(r.label_after),
+  apiBefore: apiOrNull(r.api_before),
+  apiAfter: apiOrNull(r.api_after),
 });
 
 // Column lists, so a later migration that adds a column changes no result shape by accident.
 const PROMPT_COLS = "tenant_id, name, description, latest_version, created_at, created_by";
 const VERSION_COLS = "tenant_id, name, version, spec, digest, created_at, created_by";
 const LABEL_COLS = "tenant_id, name, label, targets, updated_at, updated_by";
-const HISTORY_COLS = "id, at, actor, tenant_id, name, action, version, label, label_before, label_after";
+const API_COLS = "tenant_id, path, spec, created_at, created_by, updated_at, updated_by";
+const HISTORY_COLS = "id, at, actor, tenant_id, name, action, version, label, label_before, label_after, api_before, api_after";
 
 /** A JSON value as a jsonb parameter (text cast, the same on pg and PGlite). */
 const jsonb = (v: unknown): string | null => (v === null ? null : JSON.stringify(v));
@@ -169,12 +194,37 @@ function bindStore(db: SqlClient, inTransaction: boolean): PromptStore {
       return all<LabelDb, LabelRow>(`SELECT ${LABEL_COLS} FROM prompt_labels WHERE tenant_id = $1 AND name = $2 ORDER BY label`, [tenantId, name], toLabel);
     },
 
+    putApi(a) {
+      return must<ApiDb & { before: PublishedApi | string | null }, { row: ApiRow; before: PublishedApi | null }>(
+        `WITH old AS (SELECT spec FROM prompt_apis WHERE tenant_id = $1 AND path = $2)
+         INSERT INTO prompt_apis (tenant_id, path, spec, created_by, updated_by) VALUES ($1, $2, $3::text::jsonb, $4, $4)
+         ON CONFLICT (tenant_id, path) DO UPDATE SET spec = EXCLUDED.spec, updated_at = now(), updated_by = EXCLUDED.updated_by
+         RETURNING ${API_COLS}, (SELECT spec FROM old) AS before`,
+        [a.tenantId, a.spec.path, jsonb(a.spec), a.updatedBy],
+        (r) => ({ row: toApi(r), before: apiOrNull(r.before) }),
+      );
+    },
+    getApi(tenantId, path) {
+      return one<ApiDb, ApiRow>(`SELECT ${API_COLS} FROM prompt_apis WHERE tenant_id = $1 AND path = $2`, [tenantId, path], toApi);
+    },
+    lockApi(tenantId, path) {
+      return one<ApiDb, ApiRow>(`SELECT ${API_COLS} FROM prompt_apis WHERE tenant_id = $1 AND path = $2 FOR UPDATE`, [tenantId, path], toApi);
+    },
+    listApis(tenantId) {
+      return all<ApiDb, ApiRow>(`SELECT ${API_COLS} FROM prompt_apis WHERE tenant_id = $1 ORDER BY path`, [tenantId], toApi);
+    },
+    deleteApi(tenantId, path) {
+      return one<{ spec: PublishedApi | string }, PublishedApi>("DELETE FROM prompt_apis WHERE tenant_id = $1 AND path = $2 RETURNING spec", [tenantId, path], (x) =>
+        json(x.spec, {} as PublishedApi),
+      );
+    },
+
     appendHistory(h) {
       const now = Date.now();
       return must<HistoryDb, HistoryRow>(
-        `INSERT INTO prompt_history (id, at, actor, tenant_id, name, action, version, label, label_before, label_after)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb) RETURNING ${HISTORY_COLS}`,
-        [ulid(now), new Date(now), h.actor, h.tenantId, h.name, h.action, h.version, h.label, jsonb(h.before), jsonb(h.after)],
+        `INSERT INTO prompt_history (id, at, actor, tenant_id, name, action, version, label, label_before, label_after, api_before, api_after)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text::jsonb, $10::text::jsonb, $11::text::jsonb, $12::text::jsonb) RETURNING ${HISTORY_COLS}`,
+        [ulid(now), new Date(now), h.actor, h.tenantId, h.name, h.action, h.version, h.label, jsonb(h.before), jsonb(h.after), jsonb(h.apiBefore ?? null), jsonb(h.apiAfter ?? null)],
         toHistory,
       );
     },

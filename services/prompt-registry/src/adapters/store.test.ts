@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { createSqlDatabases, migrate, openPostgresClient, type SqlClient } from "@tessera/sql";
 import { testSchemas } from "../../../../tests/helpers/postgres.js";
 import { openMigratedStore } from "../../../authz/src/adapters/sql-store.js";
-import { memoryPromptStore, promptStoreContract, rid, spec } from "../domain/store-contract.js";
+import { api, memoryPromptStore, promptStoreContract, rid, spec } from "../domain/store-contract.js";
 import { PROMPT_LEDGER } from "./migrations.js";
 import { openMigratedPromptStore } from "./sql-store.js";
 
@@ -30,6 +30,21 @@ describe("pglite", () => {
     }
   });
 
+  it("a store of the first schema keeps its history when migrated to stored APIs", async () => {
+    const dbs = createSqlDatabases();
+    try {
+      const db = await dbs.open({ kind: "pglite", path: "" }, "test");
+      await migrate(db, { ...PROMPT_LEDGER, migrations: PROMPT_LEDGER.migrations.slice(0, 1) });
+      await db.query("INSERT INTO prompt_history (id, at, actor, tenant_id, name, action) VALUES ('01A', now(), 'operator', 'acme', 'p', 'prompt.create')");
+      const store = await openMigratedPromptStore(db);
+      await store.appendHistory({ actor: "operator", tenantId: "acme", name: "/apis/a", action: "api.delete", version: 0, label: "", before: null, after: null, apiBefore: api({ path: "/apis/a", prompt: "p" }) });
+      assert.deepEqual((await store.listHistory({ tenantId: "acme", limit: 5 })).map((h) => [h.action, h.apiBefore?.path ?? null]), [["api.delete", "/apis/a"], ["prompt.create", null]]);
+      await assert.rejects(db.query("INSERT INTO prompt_history (id, at, actor, tenant_id, name, action) VALUES ('01B', now(), 'x', 'acme', 'p', 'api.rename')"), /prompt_history_action_check/);
+    } finally {
+      await dbs.close();
+    }
+  });
+
   it("shares one database with authz: each store its own tables and ledger", async () => {
     const dbs = createSqlDatabases();
     try {
@@ -37,7 +52,7 @@ describe("pglite", () => {
       const authz = await openMigratedStore(await dbs.open(settings, "authz.store"));
       const lines: string[] = [];
       const prompts = await openMigratedPromptStore(await dbs.open(settings, "prompt_registry.store"), (l) => lines.push(l));
-      assert.deepEqual(lines, ["applied migration 1 prompts_versions_labels_history"], "its own ledger: authz's version 1 does not count");
+      assert.deepEqual(lines, PROMPT_LEDGER.migrations.map((m) => `applied migration ${m.version} ${m.name}`), "its own ledger: authz's versions do not count");
       await authz.createTenant({ id: "acme", name: "Acme" });
       await prompts.createPrompt({ tenantId: "acme", name: "p", description: "", createdBy: "x" });
       const db = await dbs.open(settings, "test");

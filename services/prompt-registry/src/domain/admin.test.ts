@@ -42,6 +42,7 @@ describe("prompt admin", () => {
       models: new Set(["gpt-fake", "demo"]),
       inConfig: (_tenant, name) => name === "configured",
       onChange: (tenant, name) => changed.push(`${tenant}/${name}`),
+      configApis: [{ path: "/apis/configured", tenant: "epsilon", prompt: "configured", description: "", input: [], access: { keys: [], teams: [], roles: [] }, requires_approval: false }],
     });
   });
   after(() => store.close());
@@ -219,5 +220,33 @@ describe("prompt admin", () => {
     await admin.importPrompts(into, { tenantId: "", yaml: ok });
     const changedV1 = ok.replace("content: hi", "content: hello");
     assert.match(await refused(admin.importPrompts(into, { tenantId: "", yaml: changedV1 }), "invalid_request", "version_differs", "prompts.0.versions.0"), /versions are immutable, so add the change as version 2/);
+  });
+
+  it("published APIs: shown from the store or the configuration, read by viewers, changed by writers of the tenant only", async () => {
+    const t = "epsilon";
+    await admin.publishVersion(dev(t), { tenantId: "", name: "greet", spec: { model: "demo", variables: ["who"], messages: [{ role: "user", content: "Hi {{ who }}" }] } });
+    await admin.setLabel(dev(t), { tenantId: "", name: "greet", label: "production", version: 1, split: [] });
+    const api = { path: "/apis/hello", prompt: "greet" };
+    await refused(admin.publishApi(viewer(t), { tenantId: "", api }), "permission_denied", "role_not_allowed");
+    await refused(admin.publishApi(dev("other"), { tenantId: t, api }), "permission_denied", "other_tenant");
+    await refused(admin.publishApi(operator, { tenantId: "", api }), "invalid_request", "invalid_field", "tenant_id");
+    await refused(admin.publishApi(dev(t), { tenantId: "", api: undefined }), "invalid_request", "invalid_api", "api");
+    const made = await admin.publishApi(operator, { tenantId: t, api });
+    assert.deepEqual([made.replaced, made.view.row?.createdBy, made.view.spec.access], [false, "operator", { keys: [], teams: [], roles: [] }], "defaults filled in as in the configuration");
+    const shown = await admin.getApi(viewer(t), "", "/apis/hello");
+    assert.deepEqual([shown.source, shown.spec.prompt], ["store", "greet"]);
+    assert.deepEqual((await admin.getApi(viewer(t), "", "/apis/configured")).source, "config");
+    await refused(admin.getApi(viewer(t), "", "/apis/none"), "not_found", "api_not_found", "path");
+    await refused(admin.getApi(viewer("other"), "", "/apis/hello"), "not_found", "api_not_found", "path");
+    assert.deepEqual((await admin.listApis(viewer(t), "")).map((v) => [v.spec.path, v.source]), [["/apis/configured", "config"], ["/apis/hello", "store"]]);
+    assert.deepEqual((await admin.listApis(viewer("other"), "")).map((v) => v.spec.path), []);
+    await refused(admin.deleteApi(viewer(t), { tenantId: "", path: "/apis/hello" }), "permission_denied", "role_not_allowed");
+    await refused(admin.deleteApi(dev(t), { tenantId: "", path: "/apis/configured" }), "conflict", "api_in_config", "path");
+    await admin.deleteApi(dev(t), { tenantId: "", path: "/apis/hello" });
+    const h = await admin.listHistory(viewer(t), { tenantId: "", name: "/apis/hello", limit: 0, beforeId: "" });
+    assert.deepEqual(h.map((e) => [e.action, e.actor, e.apiBefore?.prompt ?? null, e.apiAfter?.prompt ?? null]), [
+      ["api.delete", "key:dev-1", "greet", null],
+      ["api.publish", "operator", null, "greet"],
+    ]);
   });
 });

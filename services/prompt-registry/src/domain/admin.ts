@@ -1,10 +1,11 @@
 import { createTwoFilesPatch } from "diff";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { z } from "zod";
-import { PromptConfigSchema, TesseraError } from "@tessera/runtime";
+import { PromptConfigSchema, PublishedApiSchema, TesseraError, type PromptApiConfig, type PublishedApi } from "@tessera/runtime";
+import { ApiPlanError, planApi, promptsNow, storedPromptsOf, type PromptLookup } from "./apis.js";
 import { checkSpec, canonicalJson, type CheckedSpec } from "./spec.js";
 import { splitProblem, type SplitEntry } from "./split.js";
-import type { HistoryRow, LabelRow, PromptRow, PromptStore, VersionRow, VersionSpec } from "./store.js";
+import type { ApiRow, HistoryRow, LabelRow, PromptRow, PromptStore, VersionRow, VersionSpec } from "./store.js";
 
 /** Who is calling, as authz resolved their credential. */
 export interface Caller {
@@ -24,6 +25,20 @@ export interface PromptAdminDeps {
   inConfig: (tenantId: string, name: string) => boolean;
   /** Called after every change of a prompt, so this replica serves it at once. */
   onChange: (tenantId: string, name: string) => void;
+  /** The configuration's published APIs: read only here, and their paths not for stored APIs (default none). */
+  configApis?: readonly PromptApiConfig[];
+  /** The configuration's prompts as a tenant's APIs see them (default none). */
+  configPrompts?: (tenantId: string) => PromptLookup;
+  /** Called after every change of a stored API, so this replica serves it at once. */
+  onApiChange?: (tenantId: string, path: string) => void;
+}
+
+/** A published API as the admin API shows it: stored, or of the configuration file (read only). */
+export interface ApiView {
+  spec: PublishedApi;
+  source: "store" | "config";
+  /** Stored APIs only. */
+  row?: ApiRow;
 }
 
 /** A prompt with its labels. */
@@ -86,6 +101,9 @@ const shown = (v: unknown): string => (v === undefined ? "" : canonicalJson(v));
  */
 export function createPromptAdmin(deps: PromptAdminDeps) {
   const { store } = deps;
+  const configApis = deps.configApis ?? [];
+  const configPrompts = deps.configPrompts ?? (() => () => undefined);
+  const onApiChange = deps.onApiChange ?? (() => undefined);
 
   /** The tenant acted on (empty: the caller's own), if the caller may read (or write) it. */
   function tenantFor(c: Caller, tenantId: string, write: boolean): string {
@@ -129,8 +147,42 @@ export function createPromptAdmin(deps: PromptAdminDeps) {
     return { p: made, created: true };
   }
 
-  function history(tx: PromptStore, c: Caller, tenantId: string, name: string, action: HistoryRow["action"], more: Partial<Pick<HistoryRow, "version" | "label" | "before" | "after">> = {}) {
-    return tx.appendHistory({ actor: c.actor, tenantId, name, action, version: more.version ?? 0, label: more.label ?? "", before: more.before ?? null, after: more.after ?? null });
+  function history(tx: PromptStore, c: Caller, tenantId: string, name: string, action: HistoryRow["action"], more: Partial<Pick<HistoryRow, "version" | "label" | "before" | "after" | "apiBefore" | "apiAfter">> = {}) {
+    return tx.appendHistory({ actor: c.actor, tenantId, name, action, version: more.version ?? 0, label: more.label ?? "", before: more.before ?? null, after: more.after ?? null, apiBefore: more.apiBefore ?? null, apiAfter: more.apiAfter ?? null });
+  }
+
+  /** The configuration's API at this path for the tenant, if any. */
+  const configApi = (tenantId: string, path: string) => configApis.find((a) => a.tenant === tenantId && a.path === path);
+
+  /**
+   * Refuse a label change (split null: deleting it) that would leave a stored API of the
+   * tenant unable to plan, e.g. a step mapping a variable the new version does not declare:
+   * the API would then fail at call time. 409 naming the API and why.
+   */
+  async function apisStillPlan(tx: PromptStore, tenantId: string, prompt: string, label: string, split: SplitEntry[] | null): Promise<void> {
+    const config = configPrompts(tenantId);
+    for (const a of await tx.listApis(tenantId)) {
+      if (!storedPromptsOf(a.spec, config).includes(prompt)) continue;
+      const labels = new Map((await tx.listLabels(tenantId, prompt)).map((l) => [l.label, l.targets]));
+      if (split) labels.set(label, split);
+      else labels.delete(label);
+      try {
+        planApi(a.spec, "api", tenantId, await promptsNow(tx, tenantId, a.spec, config, { name: prompt, labels }));
+      } catch (err) {
+        if (!(err instanceof ApiPlanError)) throw err;
+        const what = split ? `Moving label '${label}' of prompt '${prompt}' to ${split.map((e) => `version ${e.version}`).join(" and ")}` : `Deleting label '${label}' of prompt '${prompt}'`;
+        throw new TesseraError("conflict", `${what} would break the published API ${a.path} (${err.message}); change or unpublish the API first.`, { code: "api_depends_on_label", param: "label" });
+      }
+    }
+  }
+
+  /** A published API as given, in the configuration's shape: 400 naming the field when it is not one. */
+  function parseApi(raw: unknown): PublishedApi {
+    const parsed = PublishedApiSchema.safeParse(raw);
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0]!;
+    const param = ["api", ...issue.path.map(String)].join(".");
+    throw invalid(param, `${param}: ${issue.message}`, "invalid_api");
   }
 
   async function publish(tx: PromptStore, c: Caller, tenantId: string, name: string, checked: CheckedSpec): Promise<VersionRow> {
@@ -142,6 +194,7 @@ export function createPromptAdmin(deps: PromptAdminDeps) {
   async function label(tx: PromptStore, c: Caller, p: PromptRow, name: string, split: SplitEntry[], param: string): Promise<{ row: LabelRow; before: SplitEntry[] | null }> {
     const problem = splitProblem(split, (n) => n <= p.latestVersion);
     if (problem) throw invalid(param, `Label '${name}' of prompt '${p.name}': ${problem}${p.latestVersion ? ` (versions: 1-${p.latestVersion})` : " (it has no versions yet)"}.`, "invalid_label");
+    await apisStillPlan(tx, p.tenantId, p.name, name, split);
     const set = await tx.setLabel({ tenantId: p.tenantId, name: p.name, label: name, targets: split, updatedBy: c.actor });
     await history(tx, c, p.tenantId, p.name, "label.set", { label: name, before: set.before, after: split });
     return set;
@@ -209,6 +262,7 @@ export function createPromptAdmin(deps: PromptAdminDeps) {
       const tenantId = tenantFor(c, r.tenantId, true);
       await change(tenantId, [r.name], async (tx) => {
         await locked(tx, tenantId, r.name);
+        await apisStillPlan(tx, tenantId, r.name, r.label, null);
         const before = await tx.deleteLabel(tenantId, r.name, r.label);
         if (!before) throw new TesseraError("not_found", `Prompt '${r.name}' has no label '${r.label}'.`, { code: "label_not_found", param: "label" });
         await history(tx, c, tenantId, r.name, "label.delete", { label: r.label, before });
@@ -218,7 +272,8 @@ export function createPromptAdmin(deps: PromptAdminDeps) {
     async listHistory(c: Caller, q: { tenantId: string; name: string; limit: number; beforeId: string }): Promise<HistoryRow[]> {
       const tenantId = tenantFor(c, q.tenantId, false);
       if (q.limit > 1000) throw invalid("limit", "limit is at most 1000.");
-      if (q.name && !(await store.getPrompt(tenantId, q.name))) throw notFound(q.name);
+      // An API's history (its path as the name) outlives the API; a prompt's needs the prompt.
+      if (q.name && !q.name.startsWith("/") && !(await store.getPrompt(tenantId, q.name))) throw notFound(q.name);
       return store.listHistory({ tenantId, name: q.name || undefined, limit: q.limit || 100, beforeId: q.beforeId || undefined });
     },
 
@@ -245,6 +300,66 @@ export function createPromptAdmin(deps: PromptAdminDeps) {
         }),
       );
       return stringifyYaml({ prompts: entries }, { lineWidth: 0 });
+    },
+
+    /**
+     * Publish an API at its path (replacing the stored one there), checked as the
+     * configuration's APIs are: its steps may name stored prompts and the configuration's. The
+     * stored prompts it names are locked meanwhile, so a label cannot move under the check.
+     */
+    async publishApi(c: Caller, r: { tenantId: string; api: unknown }): Promise<{ view: ApiView; replaced: boolean }> {
+      const tenantId = tenantFor(c, r.tenantId, true);
+      const spec = parseApi(r.api);
+      if (configApi(tenantId, spec.path))
+        throw new TesseraError("conflict", `The prompt API ${spec.path} is defined in the configuration file for this tenant; a stored API may not take its path.`, { code: "api_in_config", param: "api.path" });
+      const config = configPrompts(tenantId);
+      const out = await store.transaction(async (tx) => {
+        for (const name of storedPromptsOf(spec, config)) await tx.lockPrompt(tenantId, name);
+        await tx.lockApi(tenantId, spec.path);
+        try {
+          planApi(spec, "api", tenantId, await promptsNow(tx, tenantId, spec, config));
+        } catch (err) {
+          if (err instanceof ApiPlanError) throw invalid(err.field, err.message, "invalid_api");
+          throw err;
+        }
+        const put = await tx.putApi({ tenantId, spec, updatedBy: c.actor });
+        await history(tx, c, tenantId, spec.path, "api.publish", { apiBefore: put.before, apiAfter: spec });
+        return put;
+      });
+      onApiChange(tenantId, spec.path);
+      return { view: { spec, source: "store", row: out.row }, replaced: out.before !== null };
+    },
+
+    async getApi(c: Caller, tenantId: string, path: string): Promise<ApiView> {
+      const t = tenantFor(c, tenantId, false);
+      const cfg = configApi(t, path);
+      if (cfg) return { spec: cfg, source: "config" };
+      const row = await store.getApi(t, path);
+      if (!row) throw new TesseraError("not_found", `There is no prompt API at ${path} for tenant '${t}'.`, { code: "api_not_found", param: "path" });
+      return { spec: row.spec, source: "store", row };
+    },
+
+    /** The tenant's APIs, the configuration's and the store's, by path. */
+    async listApis(c: Caller, tenantId: string): Promise<ApiView[]> {
+      const t = tenantFor(c, tenantId, false);
+      const views: ApiView[] = [
+        ...configApis.filter((a) => a.tenant === t).map((spec): ApiView => ({ spec, source: "config" })),
+        ...(await store.listApis(t)).map((row): ApiView => ({ spec: row.spec, source: "store", row })),
+      ];
+      return views.sort((a, b) => (a.spec.path < b.spec.path ? -1 : a.spec.path > b.spec.path ? 1 : 0));
+    },
+
+    /** Unpublish a stored API: its path answers 404 from the next call. */
+    async deleteApi(c: Caller, r: { tenantId: string; path: string }): Promise<void> {
+      const tenantId = tenantFor(c, r.tenantId, true);
+      if (configApi(tenantId, r.path))
+        throw new TesseraError("conflict", `The prompt API ${r.path} is defined in the configuration file; remove it there.`, { code: "api_in_config", param: "path" });
+      await store.transaction(async (tx) => {
+        const before = await tx.deleteApi(tenantId, r.path);
+        if (!before) throw new TesseraError("not_found", `There is no prompt API at ${r.path} for tenant '${tenantId}'.`, { code: "api_not_found", param: "path" });
+        await history(tx, c, tenantId, r.path, "api.delete", { apiBefore: before });
+      });
+      onApiChange(tenantId, r.path);
     },
 
     async importPrompts(c: Caller, r: { tenantId: string; yaml: string }): Promise<ImportChange[]> {

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { TesseraError } from "@tessera/runtime";
-import { memoryPromptStore } from "./store-contract.js";
+import { counting, memoryPromptStore } from "./store-contract.js";
 import { createPromptAdmin, type Caller } from "./admin.js";
 import { createRegistry } from "./registry.js";
 import { createPromptRenderer } from "./renderer.js";
@@ -10,19 +10,6 @@ import type { PromptStore } from "./store.js";
 
 const dev: Caller = { operator: false, tenantId: "acme", roles: ["developer"], actor: "key:dev" };
 const spec = (text: string) => ({ model: "demo", messages: [{ role: "user", content: `${text} {{ who }}` }], variables: ["who"] });
-
-/** A store that counts the reads it answers. */
-function counting(store: PromptStore): { store: PromptStore; reads: () => number } {
-  let n = 0;
-  const wrapped = new Proxy(store, {
-    get(t, prop: keyof PromptStore) {
-      const v = t[prop];
-      if (typeof v !== "function" || !/^(get|list)/.test(prop)) return v;
-      return (...args: unknown[]) => (n++, (v as (...a: unknown[]) => unknown).apply(t, args));
-    },
-  });
-  return { store: wrapped, reads: () => n };
-}
 
 async function rejectsWith(p: Promise<unknown>, code: string, message: RegExp): Promise<void> {
   await assert.rejects(p, (e: unknown) => e instanceof TesseraError && e.details.code === code && message.test(e.message));

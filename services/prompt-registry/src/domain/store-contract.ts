@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { openPgliteClient } from "@tessera/sql";
+import type { PublishedApi } from "@tessera/runtime";
 import { openMigratedPromptStore } from "../adapters/sql-store.js";
 import type { PromptStore, VersionSpec } from "./store.js";
 
@@ -10,6 +11,24 @@ export const rid = (prefix: string): string => `${prefix}-${Math.random().toStri
 /** A migrated prompt store in a new in-memory PGlite, for tests. */
 export async function memoryPromptStore(): Promise<PromptStore> {
   return openMigratedPromptStore(await openPgliteClient("", "test"));
+}
+
+/** A store that counts the reads it answers. */
+export function counting(store: PromptStore): { store: PromptStore; reads: () => number } {
+  let n = 0;
+  const wrapped = new Proxy(store, {
+    get(t, prop: keyof PromptStore) {
+      const v = t[prop];
+      if (typeof v !== "function" || !/^(get|list)/.test(prop)) return v;
+      return (...args: unknown[]) => (n++, (v as (...a: unknown[]) => unknown).apply(t, args));
+    },
+  });
+  return { store: wrapped, reads: () => n };
+}
+
+/** A published API with the defaults the schema fills in; `over` replaces any field. */
+export function api(over: Partial<PublishedApi> & { path: string }): PublishedApi {
+  return { description: "", input: [], access: { keys: [], teams: [], roles: [] }, requires_approval: false, ...over };
 }
 
 /** A version's content with sensible values; `over` replaces any field. */
@@ -126,8 +145,38 @@ export function promptStoreContract(name: string, open: () => Promise<PromptStor
       assert.deepEqual(got, d);
       assert.equal(got.before?.[0]?.weight, 100);
       const first = (await store.listHistory({ tenantId, name, limit: 1, beforeId: b.id }))[0]!;
-      assert.deepEqual([first.before, first.after, first.label, first.version], [null, null, "", 0]);
+      assert.deepEqual([first.before, first.after, first.label, first.version, first.apiBefore, first.apiAfter], [null, null, "", 0, null, null]);
       await assert.rejects(store.listHistory({ tenantId, limit: -1 }), /limit must be a non-negative integer/);
+    });
+
+    it("publishes, replaces, lists and deletes APIs per tenant, answering the definition replaced", async () => {
+      const tenantId = rid("t");
+      const other = rid("t");
+      const chain = api({ path: "/apis/support/reply", input: ["ticket"], steps: [{ name: "extract", prompt: "p", variables: { ticket: "{{ input.ticket }}" } }] });
+      const first = await store.putApi({ tenantId, spec: chain, updatedBy: "key:k1" });
+      assert.equal(first.before, null, "a new API");
+      assert.deepEqual(first.row.spec, chain);
+      assert.deepEqual([first.row.path, first.row.createdBy, first.row.updatedBy], ["/apis/support/reply", "key:k1", "key:k1"]);
+      const single = api({ path: "/apis/support/reply", prompt: "p", label: "staging", access: { keys: ["key_1"], teams: [], roles: ["admin"] }, requires_approval: true });
+      const replaced = await store.putApi({ tenantId, spec: single, updatedBy: "operator" });
+      assert.deepEqual(replaced.before, chain);
+      assert.deepEqual([replaced.row.spec, replaced.row.createdBy, replaced.row.updatedBy], [single, "key:k1", "operator"]);
+      assert.ok(replaced.row.updatedAt >= first.row.updatedAt && replaced.row.createdAt.getTime() === first.row.createdAt.getTime());
+      await store.putApi({ tenantId, spec: api({ path: "/apis/a", prompt: "p" }), updatedBy: "x" });
+      await store.putApi({ tenantId: other, spec: api({ path: "/apis/a", prompt: "q" }), updatedBy: "x" });
+      assert.deepEqual((await store.listApis(tenantId)).map((a) => a.path), ["/apis/a", "/apis/support/reply"]);
+      assert.deepEqual(await store.getApi(tenantId, "/apis/support/reply"), replaced.row);
+      assert.equal((await store.getApi(other, "/apis/a"))?.spec.prompt, "q", "paths are per tenant");
+      assert.deepEqual(await store.deleteApi(tenantId, "/apis/support/reply"), single);
+      assert.equal(await store.deleteApi(tenantId, "/apis/support/reply"), undefined);
+      assert.equal(await store.getApi(tenantId, "/apis/support/reply"), undefined);
+      const h = await store.appendHistory({ actor: "operator", tenantId, name: "/apis/support/reply", action: "api.delete", version: 0, label: "", before: null, after: null, apiBefore: single, apiAfter: null });
+      assert.deepEqual((await store.listHistory({ tenantId, name: "/apis/support/reply", limit: 5 }))[0], h);
+      assert.deepEqual([h.apiBefore, h.apiAfter], [single, null]);
+      await store.transaction(async (tx) => {
+        assert.equal((await tx.lockApi(tenantId, "/apis/a"))?.spec.prompt, "p");
+        assert.equal(await tx.lockApi(tenantId, "/apis/none"), undefined);
+      });
     });
 
     it("a transaction lands all of its writes or none", async () => {

@@ -1,3 +1,4 @@
+import type { PublishedApi } from "@tessera/runtime";
 import type { PromptVersion } from "./registry.js";
 import type { SplitEntry } from "./split.js";
 
@@ -5,7 +6,8 @@ export type { SplitEntry };
 
 /**
  * The prompt store: prompts per tenant, their immutable versions (numbered 1..n, insert only),
- * labels pointing at a version or a split between versions, and the history of every change.
+ * labels pointing at a version or a split between versions, prompt APIs published at run
+ * time, and the history of every change.
  * Postgres in the mesh, PGlite all-in-one (sharing authz's database, with tables and a
  * migration ledger of its own); both pass one contract suite (store-contract.ts).
  *
@@ -46,7 +48,18 @@ export interface LabelRow {
   updatedBy: string;
 }
 
-export type HistoryAction = "prompt.create" | "version.publish" | "label.set" | "label.delete";
+/** A prompt API published at run time: a `prompt_apis:` entry of the configuration without its tenant. */
+export interface ApiRow {
+  tenantId: string;
+  path: string;
+  spec: PublishedApi;
+  createdAt: Date;
+  createdBy: string;
+  updatedAt: Date;
+  updatedBy: string;
+}
+
+export type HistoryAction = "prompt.create" | "version.publish" | "label.set" | "label.delete" | "api.publish" | "api.delete";
 
 export interface HistoryRow {
   /** Assigned by the store, increasing (a ULID). */
@@ -55,6 +68,7 @@ export interface HistoryRow {
   /** "operator", "key:<id>" or "jwt:<subject>". */
   actor: string;
   tenantId: string;
+  /** The prompt's name; for api.* actions the API's path. */
   name: string;
   action: HistoryAction;
   /** The version published (0 for other actions). */
@@ -64,6 +78,9 @@ export interface HistoryRow {
   /** What the label pointed at before and after (null: nothing). */
   before: SplitEntry[] | null;
   after: SplitEntry[] | null;
+  /** For api.* actions: the API's definition before and after (null: none). */
+  apiBefore: PublishedApi | null;
+  apiAfter: PublishedApi | null;
 }
 
 export interface PromptStore {
@@ -97,7 +114,21 @@ export interface PromptStore {
   /** A prompt's labels, by name. */
   listLabels(tenantId: string, name: string): Promise<LabelRow[]>;
 
-  appendHistory(h: Omit<HistoryRow, "id" | "at">): Promise<HistoryRow>;
+  /** Insert or replace the API at its path; answers it with the definition it replaced (null: it is new). */
+  putApi(a: { tenantId: string; spec: PublishedApi; updatedBy: string }): Promise<{ row: ApiRow; before: PublishedApi | null }>;
+  getApi(tenantId: string, path: string): Promise<ApiRow | undefined>;
+  /**
+   * getApi, holding the row until the transaction ends, so changes to one API happen one after
+   * another (undefined, and nothing held, when there is none yet).
+   */
+  lockApi(tenantId: string, path: string): Promise<ApiRow | undefined>;
+  /** A tenant's APIs, by path. */
+  listApis(tenantId: string): Promise<ApiRow[]>;
+  /** The deleted API's definition; undefined when there was none. */
+  deleteApi(tenantId: string, path: string): Promise<PublishedApi | undefined>;
+
+  /** apiBefore and apiAfter default to null. */
+  appendHistory(h: Omit<HistoryRow, "id" | "at" | "apiBefore" | "apiAfter"> & Partial<Pick<HistoryRow, "apiBefore" | "apiAfter">>): Promise<HistoryRow>;
   /** Newest first; name undefined: the whole tenant; beforeId: only older entries. */
   listHistory(q: { tenantId: string; name?: string | undefined; limit: number; beforeId?: string | undefined }): Promise<HistoryRow[]>;
 
