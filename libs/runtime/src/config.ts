@@ -462,6 +462,14 @@ const AuthzSchema = z
     default_max_output_tokens: z.number().int().positive().default(1024),
     /** A reservation never settled (a crashed caller) is released after this. */
     reservation_ttl_ms: z.number().int().positive().default(15 * 60_000),
+    /**
+     * Start a budget ledger this process has not touched yet from the spend metering stored for
+     * its period (all-in-one in process; mesh through mesh.metering), so counters lost to a
+     * restart or a Redis flush do not reset budgets.
+     */
+    seed_spend_from_metering: z.boolean().default(true),
+    /** Bound on that lookup; past it the call goes on from the counters alone. */
+    seed_spend_timeout_ms: z.number().int().positive().default(500),
     jwt: z.object({ issuers: z.array(JwtIssuerSchema).default([]) }).strict().prefault({}),
   })
   .strict()

@@ -27,7 +27,7 @@ import { build as buildRedaction } from "@tessera/redaction";
 import { build as buildRouter } from "@tessera/router";
 import { createIngress } from "@tessera/ingress";
 import { openPolicies, openVault } from "@tessera/guardrails";
-import { createMetering, createUsageStore } from "@tessera/metering";
+import { createMetering, createSpendReader, createUsageStore, spendService } from "@tessera/metering";
 
 /** A running all-in-one gateway. */
 export interface AllInOne {
@@ -66,7 +66,10 @@ function binding<S extends DescService>(built: BuiltService, service: S): Servic
 export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne> {
   // One PGlite (or Postgres pool) for authz and the prompt registry: each instance costs ~300 MB.
   const databases = createSqlDatabases((line) => log.warn(line));
-  const authz = await buildAuthz(cfg, log.child({ component: "authz" }), databases);
+  const store = createUsageStore(cfg, log);
+  // authz starts cold budget ledgers from the spend metering stored (same store, in process).
+  const spend = createDirectClient(spendService({ spend: createSpendReader({ store }) }));
+  const authz = await buildAuthz(cfg, log.child({ component: "authz" }), databases, { spend });
   const adminClient = createDirectClient(binding(authz, AdminService));
   // One vault object for redaction (writes tokens) and ingress (restores them in answers).
   const policies = openPolicies(cfg);
@@ -75,7 +78,6 @@ export async function startAllInOne(cfg: Config, log: Logger): Promise<AllInOne>
   const router = await buildRouter(cfg, log.child({ component: "router" }));
   const promptRegistry = await buildPromptRegistry(cfg, log.child({ component: "prompt-registry" }), { databases, admin: adminClient });
   const { publisher, consumer } = eventBus(cfg, log);
-  const store = createUsageStore(cfg, log);
   const metrics = createMetricsRegistry("tessera");
   observePublisher(metrics, publisher);
   const metering = createMetering({ consumer, store, prices: createPriceTable(cfg.prices), admin: adminClient, log: log.child({ component: "metering" }), metrics });

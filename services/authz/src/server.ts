@@ -1,7 +1,9 @@
 import { createLazy, createSqlDatabases, type EmptyAnswers, type SqlDatabases } from "@tessera/sql";
-import { createPriceTable, sha256Hex, type BuiltService, type Config, type Logger } from "@tessera/runtime";
+import type { Client } from "@connectrpc/connect";
+import { SpendScope, SpendService } from "@tessera/gen/tessera/metering/v1/spend_pb";
+import { createMeshClient, createPriceTable, meshUrl, sha256Hex, type BuiltService, type Config, type Logger } from "@tessera/runtime";
 import { createAdmin } from "./domain/admin.js";
-import { createAuthorizer, type ApiInfo, type ModelInfo } from "./domain/authorizer.js";
+import { createAuthorizer, type ApiInfo, type ModelInfo, type SpendSource } from "./domain/authorizer.js";
 import { createIdentityResolver } from "./domain/identity.js";
 import { createJwtVerifier } from "./domain/jwt.js";
 import type { Limiter } from "./domain/limiter.js";
@@ -11,6 +13,16 @@ import { createRedisLimiter } from "./adapters/limiter-redis.js";
 import { openMigratedStore } from "./adapters/sql-store.js";
 import { adminService, authzService } from "./routes.js";
 
+
+const SPEND_SCOPES = { tenant: SpendScope.TENANT, team: SpendScope.TEAM, key: SpendScope.KEY } as const;
+
+/** Metering's SpendService as the authorizer's spend source: micro-dollars rounded up, bounded in time. */
+export function spendSource(client: Client<typeof SpendService>, timeoutMs: number): SpendSource {
+  return async (q) => {
+    const r = await client.getSpend({ tenantId: q.tenantId, scope: SPEND_SCOPES[q.scope], scopeId: q.scopeId, sinceUnixMs: BigInt(q.sinceMs) }, { timeoutMs });
+    return { micros: Number((r.picoUsd + 999_999n) / 1_000_000n), tokens: Number(r.tokens) };
+  };
+}
 
 /** What each read answers while the store has never been opened: nothing exists yet. */
 const EMPTY: EmptyAnswers<AuthzStore> = {
@@ -56,8 +68,10 @@ export function openLimiter(cfg: Config): Limiter {
  * Build authz from configuration. `databases` are the process's SQL databases when it shares
  * them (all-in-one); without, authz opens its own and closes them on stop.
  */
-export async function build(cfg: Config, log: Logger, databases?: SqlDatabases): Promise<BuiltService> {
+export async function build(cfg: Config, log: Logger, databases?: SqlDatabases, shared: { spend?: Client<typeof SpendService> } = {}): Promise<BuiltService> {
   const a = cfg.authz;
+  // Metering's stored spend for cold ledgers: in process all-in-one, over the mesh otherwise.
+  const spendClient = !a.seed_spend_from_metering ? undefined : (shared.spend ?? (cfg.mesh?.metering ? createMeshClient(SpendService, meshUrl(cfg, "metering")) : undefined));
   const dbs = databases ?? createSqlDatabases((line) => log.warn(line));
   const store = await openStore(cfg, log, dbs);
   const limiter = openLimiter(cfg);
@@ -89,6 +103,7 @@ export async function build(cfg: Config, log: Logger, databases?: SqlDatabases):
     cacheMs: a.cache_ms,
     defaultMaxOutputTokens: a.default_max_output_tokens,
     reservationTtlMs: a.reservation_ttl_ms,
+    spend: spendClient && spendSource(spendClient, a.seed_spend_timeout_ms),
     log,
   });
   const admin = createAdmin({
@@ -106,6 +121,7 @@ export async function build(cfg: Config, log: Logger, databases?: SqlDatabases):
       await limiter.close();
       await store.close();
       if (!databases) await dbs.close();
+      if (spendClient && !shared.spend) (spendClient as { close?: () => void }).close?.();
     },
   };
 }

@@ -13,8 +13,10 @@ import {
   type UsageQuery as UsageQueryMsg,
 } from "@tessera/gen/tessera/metering/v1/metering_pb";
 import type { Bucket, Dimension, Metric, UsageGroup } from "@tessera/usage-store";
-import { bind, formatPicoUsd, REMOTE_ADDRESS, SOURCE_IP_HEADER, type ServiceBinding } from "@tessera/runtime";
+import { bind, formatPicoUsd, TesseraError, REMOTE_ADDRESS, SOURCE_IP_HEADER, type ServiceBinding } from "@tessera/runtime";
+import { GetSpendResponseSchema, SpendScope as SpendScopeEnum, SpendService } from "@tessera/gen/tessera/metering/v1/spend_pb";
 import type { Caller, UsageApi, UsageRequest } from "./domain/usage-api.js";
+import type { SpendReader, SpendScope } from "./domain/spend.js";
 
 /** Proto enums to the store's names (UNSPECIFIED is no dimension; no bucket; cost). */
 const DIMENSION_NAMES: Partial<Record<DimensionEnum, Dimension>> = {
@@ -130,6 +132,24 @@ export function meteringService(deps: { api: UsageApi; admin: Client<typeof Admi
       return create(QueryLatencyResponseSchema, {
         rows: rows.map((x) => ({ group: groupMsg(x), requests: BigInt(x.requests), total: pct(x.total), streams: BigInt(x.streams), ttft: pct(x.ttft) })),
       });
+    },
+  });
+}
+
+const SPEND_SCOPES: Partial<Record<SpendScopeEnum, SpendScope>> = {
+  [SpendScopeEnum.TENANT]: "tenant",
+  [SpendScopeEnum.TEAM]: "team",
+  [SpendScopeEnum.KEY]: "key",
+};
+
+/** Bind SpendService (internal: metering's mesh port and in process; ingress never forwards it). */
+export function spendService(deps: { spend: SpendReader }): ServiceBinding<typeof SpendService> {
+  return bind(SpendService, {
+    async getSpend(req) {
+      const scope = SPEND_SCOPES[req.scope];
+      if (!scope) throw new TesseraError("invalid_request", "scope must be tenant, team or key.", { param: "scope", code: "invalid_field" });
+      const s = await deps.spend(req.tenantId, scope, req.scopeId, Number(req.sinceUnixMs));
+      return create(GetSpendResponseSchema, { picoUsd: s.picoUsd, tokens: BigInt(s.tokens), requests: BigInt(s.requests) });
     },
   });
 }

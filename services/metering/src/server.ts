@@ -18,7 +18,8 @@ import {
 import { createMeteringPipeline } from "./domain/pipeline.js";
 import { createEventPricer } from "./domain/pricer.js";
 import { createUsageApi } from "./domain/usage-api.js";
-import { meteringService } from "./routes.js";
+import { createSpendReader } from "./domain/spend.js";
+import { meteringService, spendService } from "./routes.js";
 
 /** Buckets of the batch-insert histogram: a few ms on loopback up to a slow, remote server. */
 const INSERT_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -51,7 +52,7 @@ export function createMetering(deps: MeteringDeps): BuiltService {
     observeConsumer(m, deps.consumer);
   }
   return {
-    bindings: [meteringService({ api: createUsageApi({ store: deps.store }), admin: deps.admin })],
+    bindings: [meteringService({ api: createUsageApi({ store: deps.store }), admin: deps.admin }), spendService({ spend: createSpendReader({ store: deps.store }) })],
     start: () => pipeline.start(),
     stop: async () => {
       await pipeline.stop();
@@ -88,3 +89,6 @@ export async function build(cfg: Config, log: Logger, metrics?: MetricsRegistry)
     },
   };
 }
+
+export { createSpendReader } from "./domain/spend.js";
+export { spendService } from "./routes.js";

@@ -163,7 +163,17 @@ return out`;
 
 type Arg = string | number;
 /** The scripts as ioredis commands: the first argument is the number of keys. */
+/** KEYS: ledger hash. ARGV: amount, expireAt. Sets spent only where no spend exists; 1 when it did. */
+const SEED_LUA = `
+if redis.call('HSETNX', KEYS[1], 'spent', ARGV[1]) == 1 then
+  redis.call('PEXPIREAT', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+`;
+
 interface LimiterCommands {
+  tesseraLimSeed(numKeys: number, ...args: Arg[]): Promise<number>;
   tesseraLimAcquire(numKeys: number, ...args: Arg[]): Promise<number[]>;
   tesseraLimAdjust(numKeys: number, ...args: Arg[]): Promise<number>;
   tesseraLimReserve(numKeys: number, ...args: Arg[]): Promise<number[]>;
@@ -204,6 +214,7 @@ export function createRedisLimiter(opts: { url: string; prefix: string }): Limit
   redis.defineCommand("tesseraLimReserve", { lua: RESERVE_LUA });
   redis.defineCommand("tesseraLimSettle", { lua: SETTLE_LUA });
   redis.defineCommand("tesseraLimLedgers", { lua: LEDGERS_LUA });
+  redis.defineCommand("tesseraLimSeed", { lua: SEED_LUA });
   const cmd = redis as unknown as LimiterCommands;
 
   const base = `${opts.prefix}lim:`;
@@ -259,6 +270,11 @@ export function createRedisLimiter(opts: { url: string; prefix: string }): Limit
       const args = actual.flatMap((a) => [a.amount, a.expireAtMs]);
       const [applied, ...flat] = await cmd.tesseraLimSettle(keys.length, ...keys, id, nowMs, base, SETTLED_DEFAULT_TTL_MS, RECORD_GRACE_MS, ...args);
       return { applied: Number(applied) === 1, states: ledgerStates(flat) };
+    },
+
+    async seed(key, amount, expireAtMs) {
+      assertIntegers([amount]);
+      return Number(await cmd.tesseraLimSeed(1, ledgerKeys(key)[0]!, Math.max(0, amount), expireAtMs)) === 1;
     },
 
     async ledgers(keys, nowMs = Date.now()) {

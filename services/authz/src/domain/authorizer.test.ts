@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createPriceTable, sha256Hex, TesseraError, type ResolvedApiKey, type TokenCounts } from "@tessera/runtime";
-import { createAuthorizer, type ApiInfo, type AuthorizeInput, type AuthorizeOutput, type ModelInfo } from "./authorizer.js";
+import { createAuthorizer, SEED_RETRY_MS, type ApiInfo, type AuthorizeInput, type AuthorizeOutput, type ModelInfo, type SpendSource } from "./authorizer.js";
 import { currentPeriod, ledgerKeys, toMicros } from "./budget-period.js";
 import type { BudgetRow, Period } from "./store.js";
 import { authzFixture, noKeyLists, refused } from "./test-support.js";
@@ -39,7 +39,7 @@ const SMALL: TokenCounts = { promptTokens: 500, completionTokens: 250, cachedTok
 const fx = authzFixture({ operatorToken: OPERATOR_TOKEN, now, logName: "authorizer-test" });
 
 /** A fresh authorizer (own limiter and caches) over the shared store, with an admin wired to it. */
-function env(over: { cacheMs?: number; staticKeys?: ResolvedApiKey[]; apis?: Map<string, ApiInfo>; promptApproval?: Map<string, boolean> } = {}) {
+function env(over: { cacheMs?: number; staticKeys?: ResolvedApiKey[]; apis?: Map<string, ApiInfo>; promptApproval?: Map<string, boolean>; spend?: SpendSource } = {}) {
   const cacheMs = over.cacheMs ?? 10_000;
   const { identities, limiter, log, lines } = fx.resolver({ cacheMs, staticKeys: over.staticKeys ?? [] });
   const authorizer = createAuthorizer({
@@ -50,6 +50,7 @@ function env(over: { cacheMs?: number; staticKeys?: ResolvedApiKey[]; apis?: Map
     models,
     apis: over.apis,
     promptApproval: over.promptApproval,
+    spend: over.spend,
     cacheMs,
     defaultMaxOutputTokens: 1000,
     reservationTtlMs: 600_000,
@@ -531,6 +532,69 @@ describe("authorizer", () => {
       const [listed] = (await e.admin.listBudgets(t.op, t.id)).filter((x) => x.id === "team-usd");
       assert.equal(listed?.spentUsd, 0.0135);
       assert.equal(listed?.reservedUsd, 0);
+    });
+
+    it("a ledger first touched here starts from metering's stored spend, asked once; a failed lookup is retried later, never fatal", async () => {
+      clock = T0;
+      const asked: { scope: string; scopeId: string; sinceMs: number }[] = [];
+      let answer: () => Promise<{ micros: number; tokens: number }> = async () => ({ micros: 70_000, tokens: 1_234 });
+      const e = env({
+        spend: (q) => {
+          asked.push({ scope: q.scope, scopeId: q.scopeId, sinceMs: q.sinceMs });
+          return answer();
+        },
+      });
+      const t = await tenant(e);
+      const k = await t.key();
+      const b = await t.budget({ id: "seeded", limitUsd: 0.1, tokenQuota: 100_000 });
+      const period = currentPeriod(b, clock)!;
+      // Five first calls at once share one lookup; $0.07 spent + $0.04 worst case > $0.10.
+      const results = await Promise.allSettled(Array.from({ length: 5 }, () => e.authorizer.authorize(call(k.secret))));
+      assert.deepEqual(asked, [{ scope: "team", scopeId: "core", sinceMs: period.startMs }]);
+      assert.equal(results.filter((r) => r.status === "fulfilled").length, 0, "every call is refused: the seeded spend leaves $0.03");
+      await refused(e.authorizer.authorize(call(k.secret)), "payment_required", "budget_exceeded", 402);
+      assert.deepEqual(await ledger(e, b), { usd: { spent: 70_000, reserved: 0 }, tokens: { spent: 1_234, reserved: 0 } });
+      assert.equal(asked.length, 1, "a seeded ledger is not asked about again");
+
+      // Another budget whose lookup fails: the call goes on from the counters, and a warning says so.
+      const t2 = await tenant(e);
+      const k2 = await t2.key();
+      await t2.budget({ id: "unseeded", limitUsd: 1 });
+      answer = async () => {
+        throw new Error("metering unreachable");
+      };
+      const ok = await e.authorizer.authorize(call(k2.secret));
+      assert.notEqual(ok.reservation, "");
+      assert.equal(asked.length, 2);
+      await e.authorizer.authorize(call(k2.secret));
+      assert.equal(asked.length, 2, `not retried within ${SEED_RETRY_MS} ms`);
+      assert.ok(warnLines(e.lines).some((l) => /could not start a budget ledger/.test(l.msg)));
+      clock += SEED_RETRY_MS + 1;
+      answer = async () => ({ micros: 5, tokens: 0 });
+      await e.authorizer.authorize(call(k2.secret));
+      assert.equal(asked.length, 3, "retried after the pause");
+    });
+
+    it("a seed never replaces spend the counters already have; user budgets are not seeded", async () => {
+      clock = T0;
+      let asked = 0;
+      const e = env({ spend: async () => (asked++, { micros: 90_000, tokens: 0 }) });
+      const t = await tenant(e);
+      const k = await t.key();
+      const b = await t.budget({ id: "warm", limitUsd: 0.1 });
+      const p = currentPeriod(b, clock)!;
+      const keys = ledgerKeys(b, p.startMs);
+      // Another replica already settled $0.002 into this ledger.
+      await e.limiter.reserve("other", [{ key: keys.usd, limit: 100_000, amount: 1, expireAtMs: p.endMs + 86_400_000 }], 60_000, clock);
+      await e.limiter.settle("other", [{ key: keys.usd, amount: 2_000, expireAtMs: p.endMs + 86_400_000 }], clock);
+      await e.authorizer.authorize(call(k.secret));
+      assert.equal(asked, 1);
+      assert.deepEqual((await ledger(e, b)).usd, { spent: 2_000, reserved: toMicros(WORST) });
+      const t2 = await tenant(e);
+      const k2 = await t2.key();
+      await t2.budget({ id: "alice", scope: "user", scopeId: "alice", limitUsd: 0.1 });
+      await e.authorizer.authorize(call(k2.secret));
+      assert.equal(asked, 1, "the usage store has no user dimension: user budgets count from the counters");
     });
 
     it("crossing the soft limit writes exactly one audit entry and one warn line", async () => {

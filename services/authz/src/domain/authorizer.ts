@@ -51,6 +51,15 @@ export interface ApiInfo {
   requiresApproval: boolean;
 }
 
+/**
+ * What a budget's subject spent since an instant, as metering stored it (micro-dollars,
+ * rounded up, and tokens): where a cold ledger starts. Bounded in time by the implementation.
+ */
+export type SpendSource = (q: { tenantId: string; scope: "tenant" | "team" | "key"; scopeId: string; sinceMs: number }) => Promise<{ micros: number; tokens: number }>;
+
+/** After a failed spend lookup, the ledger is not asked about again for this long. */
+export const SEED_RETRY_MS = 30_000;
+
 export interface AuthorizerDeps {
   identities: IdentityResolver;
   store: AuthzStore;
@@ -67,6 +76,12 @@ export interface AuthorizerDeps {
   cacheMs: number;
   defaultMaxOutputTokens: number;
   reservationTtlMs: number;
+  /**
+   * Where a budget ledger first touched by this process starts its spend (metering); unset:
+   * from the counters alone. A user's budget is never seeded (the usage store has no user
+   * dimension).
+   */
+  spend?: SpendSource | undefined;
   log: Logger;
   now?: () => number;
 }
@@ -252,6 +267,37 @@ export function createAuthorizer(deps: AuthorizerDeps) {
     return { info, windows: checks.filter((c) => c.kind === "tokens").map((c) => [c.key, c.windowMs, c.amount]) };
   }
 
+  /** Budget periods whose ledgers this process has seeded (true), is seeding, or retries after (ms). */
+  const seeded = new Map<string, true | number | Promise<void>>();
+
+  /**
+   * Start the ledgers of a budget period from metering's stored spend the first time this
+   * process touches them; the limiter keeps whatever spend a ledger already has (settled here or
+   * by another replica). Concurrent first calls share one lookup; a failed or slow one is logged
+   * and the call goes on from the counters (retried after SEED_RETRY_MS), never failed.
+   */
+  async function seed(b: BudgetRow, period: { startMs: number }, keys: { usd: string; tokens: string }, expireAtMs: number, t: number): Promise<void> {
+    const spend = deps.spend;
+    if (!spend || b.scope === "user") return;
+    const state = seeded.get(keys.usd);
+    if (state === true) return;
+    if (typeof state === "number" && state > t) return;
+    if (state instanceof Promise) return state;
+    const job = (async () => {
+      try {
+        const r = await spend({ tenantId: b.tenantId, scope: b.scope as "tenant" | "team" | "key", scopeId: b.scopeId, sinceMs: period.startMs });
+        if (b.limitUsd > 0 || b.softLimitUsd > 0) await deps.limiter.seed(keys.usd, r.micros, expireAtMs, t);
+        if (b.tokenQuota > 0) await deps.limiter.seed(keys.tokens, r.tokens, expireAtMs, t);
+        seeded.set(keys.usd, true);
+      } catch (err) {
+        seeded.set(keys.usd, t + SEED_RETRY_MS);
+        deps.log.warn({ tenantId: b.tenantId, budgetId: b.id, err: (err as Error).message }, "could not start a budget ledger from metering's spend; counting from authz's counters alone");
+      }
+    })();
+    seeded.set(keys.usd, job);
+    return job;
+  }
+
   async function reserve(id: Identity, input: AuthorizeInput, rows: BudgetRow[], tokens: number, costUsd: number, t: number): Promise<Reservation["ledgers"]> {
     const checks: (LedgerCheck & { b: BudgetRow; kind: "usd" | "tokens"; end: number })[] = [];
     for (const b of rows) {
@@ -259,6 +305,7 @@ export function createAuthorizer(deps: AuthorizerDeps) {
       if (!p) continue;
       const keys = ledgerKeys(b, p.startMs);
       const expireAtMs = p.endMs + LEDGER_GRACE_MS;
+      await seed(b, p, keys, expireAtMs, t);
       if (b.limitUsd > 0) checks.push({ key: keys.usd, limit: toMicros(b.limitUsd), amount: toMicros(costUsd), expireAtMs, b, kind: "usd", end: p.endMs });
       if (b.tokenQuota > 0) checks.push({ key: keys.tokens, limit: b.tokenQuota, amount: tokens, expireAtMs, b, kind: "tokens", end: p.endMs });
     }

@@ -238,5 +238,32 @@ export function limiterContract(name: string, make: () => Promise<Limiter>): voi
         assert.equal(results.filter((r) => r.ok).length, 14);
         assert.deepEqual(await (b as Limiter).ledgers([k], now), [{ spent: 0, reserved: 98 }]);
       }));
+
+    it("seed starts a ledger's spend once: not over settled spend, not twice, reservations kept", withOne(make, async (l) => {
+      const now = Date.now();
+      const [fresh, settled] = [uid("seed"), uid("seed-settled")];
+      const reserve = (key: string, id: string) => l.reserve(id, [{ key, limit: 960, amount: 40, expireAtMs: now + HOUR }], MINUTE, now);
+      assert.deepEqual(await reserve(fresh, uid("r")), { ok: true });
+      assert.equal(await l.seed(fresh, 900, now + HOUR, now), true);
+      assert.deepEqual(await l.ledgers([fresh], now), [{ spent: 900, reserved: 40 }]);
+      assert.equal(await l.seed(fresh, 5, now + HOUR, now), false, "a seeded ledger is not seeded again");
+      const r = await reserve(fresh, uid("r"));
+      assert.equal(r.ok, false, "the seeded spend counts against the limit: 900 spent + 40 reserved + 40 > 960");
+      const id = uid("r");
+      assert.deepEqual(await reserve(settled, id), { ok: true });
+      await l.settle(id, [{ key: settled, amount: 30, expireAtMs: now + HOUR }], now);
+      assert.equal(await l.seed(settled, 500, now + HOUR, now), false, "spend settled here wins over a seed");
+      assert.deepEqual(await l.ledgers([settled], now), [{ spent: 30, reserved: 0 }]);
+    }));
+
+    it("20 parallel seeds on two replicas: one applies", () =>
+      using(make, 2, async ([a, b]) => {
+        const now = Date.now();
+        const k = uid("seed-burst");
+        const results = await Promise.all(Array.from({ length: 20 }, (_, i) => ((i % 2 === 0 ? a : b) as Limiter).seed(k, 100 + i, now + HOUR, now)));
+        assert.equal(results.filter(Boolean).length, 1);
+        const winner = results.indexOf(true);
+        assert.deepEqual(await (a as Limiter).ledgers([k], now), [{ spent: 100 + winner, reserved: 0 }]);
+      }));
   });
 }

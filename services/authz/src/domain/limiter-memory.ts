@@ -13,6 +13,8 @@ interface WindowEntry {
 
 interface LedgerEntry {
   spent: number;
+  /** Spend was settled or seeded (a ledger with reservations only has none yet). */
+  hasSpent?: boolean;
   expireAtMs: number;
   /** Live reservations on this ledger: id → amount and expiry. */
   reservations: Map<string, { amount: number; expiresAtMs: number }>;
@@ -193,9 +195,19 @@ export function createMemoryLimiter(): Limiter {
           if (a.amount === 0) continue;
           const l = ledgerFor(a.key, a.expireAtMs, nowMs);
           l.spent = Math.max(0, l.spent + a.amount);
+          l.hasSpent = true;
         }
       }
       return { applied, states: actual.map((a) => ledgerState(a.key, nowMs)) };
+    },
+
+    async seed(key, amount, expireAtMs, nowMs = Date.now()) {
+      assertIntegers([amount]);
+      if (ledger(key, nowMs)?.hasSpent) return false;
+      const l = ledgerFor(key, expireAtMs, nowMs);
+      l.spent = Math.max(0, amount);
+      l.hasSpent = true;
+      return true;
     },
 
     async ledgers(keys, nowMs = Date.now()) {

@@ -75,6 +75,12 @@ export interface Limiter {
    * (so callers can make their own follow-ups once). Returns each ledger's state after.
    */
   settle(id: string, actual: { key: string; amount: number; expireAtMs: number }[], nowMs?: number): Promise<{ applied: boolean; states: LedgerState[] }>;
+  /**
+   * Start a ledger's spend at `amount` (what metering stored for its period) unless the ledger
+   * already has spend (settled here or by another replica): true when it did. Reservations are
+   * left alone. See authz.seed_spend_from_metering.
+   */
+  seed(key: string, amount: number, expireAtMs: number, nowMs?: number): Promise<boolean>;
   /** Current state of ledgers (expired reservations not counted). */
   ledgers(keys: string[], nowMs?: number): Promise<LedgerState[]>;
 
