@@ -55,6 +55,14 @@ const REQUESTS_V2 = (lc: string): [string, string][] => [
   ["redaction_total", "UInt32"],
 ];
 
+/** Columns version 3 adds to `requests`: published prompt APIs and their chains. */
+const REQUESTS_V3 = (lc: string): [string, string][] => [
+  ["api_path", lc],
+  ["chain_id", "String"],
+  ["chain_step", lc],
+  ["chain_step_index", "UInt32"],
+];
+
 /** The rollups' keys, after the time column, in sorting-key order. */
 export const ROLLUP_KEYS = ["tenant_id", "team_id", "key_id", "model", "provider", "prompt_name", "prompt_version"] as const;
 
@@ -200,6 +208,15 @@ export const MIGRATIONS: readonly Migration[] = [
       if (missing.length > 0) await ctx.command(`ALTER TABLE ${ctx.db}.requests ${missing.map(([c, t]) => `ADD COLUMN ${c} ${t}`).join(", ")}`);
       await rollup(ctx, "usage_by_minute", "minute", 60);
       await rollup(ctx, "usage_by_hour", "hour", 3600);
+    },
+  },
+  {
+    version: 3,
+    name: "published prompt API path and chain (id, step name, step index) on requests",
+    async apply(ctx) {
+      const have = await ctx.columns("requests");
+      const missing = REQUESTS_V3(ctx.lowCardinalityString).filter(([c]) => !have.has(c));
+      if (missing.length > 0) await ctx.command(`ALTER TABLE ${ctx.db}.requests ${missing.map(([c, t]) => `ADD COLUMN ${c} ${t}`).join(", ")}`);
     },
   },
 ];

@@ -176,6 +176,10 @@ if (!URL) {
         promptName: "faq",
         promptVersion: 4,
         fallbacks: 1,
+        apiPath: "/apis/support/reply",
+        chainId: "01KCHAIN0000000000000000000",
+        chainStep: "draft",
+        chainStepIndex: 2,
         cost: picoCost(1n, 20_000_000_000_000_000n, 18_750n, 0n),
       });
       e.redactions = [
@@ -217,7 +221,7 @@ if (!URL) {
       const rows = await q<{ version: number; name: string }>(
         `SELECT version, name FROM ${database}.schema_migrations FINAL ORDER BY version`,
       );
-      assert.deepEqual(rows.map((r) => Number(r.version)), [1, 2]);
+      assert.deepEqual(rows.map((r) => Number(r.version)), [1, 2, 3]);
       const tables = await q<{ name: string }>(`SELECT name FROM system.tables WHERE database = '${database}' ORDER BY name`);
       assert.deepEqual(tables.map((t) => t.name), [
         "requests",
@@ -240,15 +244,16 @@ if (!URL) {
       // Rows as a version-1 writer stored them (no prompt, fallback or cost columns yet).
       const old = Array.from({ length: 30 }, (_, i) => usageEvent({ timeUnixMs: BigInt(T0 + i * 5 * 60_000), teamId: `t${i % 2}`, promptTokens: i }));
       const v2Columns = new Set(["prompt_name", "prompt_version", "fallbacks", ...COSTS, "redaction_total"]);
+      const laterColumns = new Set([...v2Columns, "api_path", "chain_id", "chain_step", "chain_step_index"]);
       await admin.insert({
         table: `${database}.requests`,
-        values: old.map((e) => Object.fromEntries(Object.entries(toRow(e)).filter(([c]) => !v2Columns.has(c)))),
+        values: old.map((e) => Object.fromEntries(Object.entries(toRow(e)).filter(([c]) => !laterColumns.has(c)))),
         format: "JSONEachRow",
       });
       const store = createClickHouseUsageStore({ url: URL, database, log: quiet });
       await store.migrate();
       const columns = new Set((await q<{ name: string }>(`SELECT name FROM system.columns WHERE database = '${database}' AND table = 'requests'`)).map((c) => c.name));
-      for (const c of v2Columns) assert.ok(columns.has(c), `requests.${c}`);
+      for (const c of laterColumns) assert.ok(columns.has(c), `requests.${c}`);
       await store.insert([usageEvent({ timeUnixMs: BigInt(T0 + 7), teamId: "t0", promptTokens: 1000, promptName: "faq", promptVersion: 2, cost: picoCost(5n) })]);
       const query = { groupBy: ["team", "prompt_version"] as Dimension[], bucket: "hour", filters: {}, orderBy: "cost", limit: 0 } as const;
       const hourly = await store.queryUsage({ ...query, fromMs: T0, toMs: T0 + 3 * HOUR });

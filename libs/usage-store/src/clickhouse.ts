@@ -138,6 +138,10 @@ export function toRow(e: RequestEvent): Record<string, unknown> {
     cost_cached_usd: usd(cost.cached),
     cost_reasoning_usd: usd(cost.reasoning),
     redaction_total: e.redactions.reduce((n, r) => n + r.count, 0),
+    api_path: e.apiPath,
+    chain_id: e.chainId,
+    chain_step: e.chainStep,
+    chain_step_index: e.chainStepIndex,
   };
 }
 
